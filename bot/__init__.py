@@ -1,0 +1,1 @@
+"""newsbot's application: settings, the command line, and the Discord layer."""

@@ -1,0 +1,5 @@
+"""`python -m bot …`: the command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,193 @@
+"""The command line: `python -m bot ask|list|show|remove|ingest|run` (also installed as `newsbot`).
+
+A thin layer: it reads the settings once, opens the knowledge base, and renders what the core
+returns. Core errors become one-line messages and a non-zero exit code; a refusal to answer is
+not an error (exit 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from knowledge import Answer, KnowledgeBase, KnowledgeError, SearchFilter
+from knowledge.models import GLOBAL_SCOPE
+
+from .settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("chromadb", "httpx", "httpcore", "openai", "urllib3", "trafilatura", "discord.http"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class App:
+    """What every command needs: the settings and, opened on first use, the knowledge base."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._kb: KnowledgeBase | None = None
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        if self._kb is None:
+            self._kb = KnowledgeBase(self.settings.core())
+            self._kb.sync_folder()
+        return self._kb
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--env-file", default=".env", show_default=True, help="Read settings from this file too.")
+@click.pass_context
+def cli(ctx: click.Context, env_file: str) -> None:
+    """newsbot: answers questions about news articles, quoting its sources word for word."""
+    try:
+        settings = Settings.load(dotenv_path=env_file)
+    except SettingsError as exc:
+        fail(str(exc), code=2)
+    setup_logging("warning" if ctx.invoked_subcommand != "run" else settings.log_level)
+    ctx.obj = App(settings)
+
+
+def render_answer(answer: Answer) -> str:
+    lines = [answer.text]
+    if answer.note:
+        lines += ["", f"({answer.note})"]
+    if answer.citations:
+        lines += ["", "Sources:"]
+        for n, c in enumerate(answer.citations, start=1):
+            meta = ", ".join(x for x in (c.source, c.published) if x)
+            lines.append(f"[{n}] {c.title}" + (f" — {meta}" if meta else "") + ("" if c.verified else " (unverified)"))
+            lines.append(f"    “{c.quote}”")
+            if c.url:
+                lines.append(f"    {c.url}")
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--since", default="", help="Only articles published on or after this date (YYYY-MM-DD).")
+@click.option("--outlet", default="", help="Only articles from this outlet.")
+@click.pass_obj
+def ask(app: App, question: str, as_json: bool, since: str, outlet: str) -> None:
+    """Answer QUESTION from the loaded articles, with quoted sources."""
+    try:
+        answer = asyncio.run(_ask(app, question, SearchFilter(since=since, outlet=outlet)))
+    except KnowledgeError as exc:
+        fail(exc.reason)
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        click.echo(render_answer(answer))
+
+
+async def _ask(app: App, question: str, flt: SearchFilter) -> Answer:
+    kb = app.kb
+    try:
+        return await kb.ask(question, flt)
+    finally:
+        await kb.aclose()
+
+
+@cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def list_(app: App, as_json: bool) -> None:
+    """List the loaded articles, newest first."""
+    try:
+        arts = app.kb.list()
+    except KnowledgeError as exc:
+        fail(exc.reason)
+    if as_json:
+        click.echo(json.dumps([_meta(a) | {"words": a.word_count} for a in arts], ensure_ascii=False))
+        return
+    if not arts:
+        click.echo("No articles loaded.")
+    for a in arts:
+        click.echo(f"{a.id}  {a.published or '----------'}  {a.source or '?'}  {a.title}")
+
+
+def _meta(a) -> dict:
+    return {"id": a.id, "title": a.title, "source": a.source, "published": a.published, "url": a.url}
+
+
+@cli.command()
+@click.argument("article_id")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the stored text.")
+@click.pass_obj
+def show(app: App, article_id: str, as_json: bool) -> None:
+    """Show an article's metadata and stored text."""
+    try:
+        a = app.kb.get(article_id)
+    except KnowledgeError as exc:
+        fail(exc.reason)
+    if as_json:
+        click.echo(json.dumps(_meta(a) | {"text": a.text}, ensure_ascii=False))
+        return
+    for label, value in (("Title", a.title), ("Outlet", a.source), ("Published", a.published), ("Updated", a.updated),
+                         ("URL", a.url), ("Editor", a.editor), ("Author", a.author), ("Language", a.language), ("Id", a.id)):
+        if value:
+            click.echo(f"{label}: {value}")
+    click.echo("")
+    click.echo(a.text)
+
+
+@cli.command()
+@click.argument("article_id")
+@click.pass_obj
+def remove(app: App, article_id: str) -> None:
+    """Remove an article and everything indexed from it."""
+    try:
+        a = app.kb.remove(article_id)
+    except KnowledgeError as exc:
+        fail(exc.reason)
+    click.echo(f"Removed “{a.title}” ({a.id}).")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--source", default="", help="Outlet name for files that do not name one.")
+@click.pass_obj
+def ingest(app: App, paths: tuple[str, ...], source: str) -> None:
+    """Load articles from files and folders (.md with front matter, .txt, .html, .pdf)."""
+    from .ingest_command import run_ingest
+
+    code = run_ingest(app.kb, list(paths), scope=GLOBAL_SCOPE, source=source, settings=app.settings)
+    sys.exit(code)
+
+
+@cli.command()
+@click.pass_obj
+def run(app: App) -> None:
+    """Start the Discord bot (needs DISCORD_TOKEN)."""
+    if not app.settings.discord_token:
+        fail(
+            "DISCORD_TOKEN is not set. Create a bot at https://discord.com/developers/applications "
+            "(Bot → Reset Token) and put DISCORD_TOKEN=... in .env or the environment.",
+            code=2,
+        )
+    from .discord_app import run_bot
+
+    run_bot(app.settings)
+
+
+def main() -> None:
+    cli(prog_name="newsbot")
+
+
+if __name__ == "__main__":
+    main()

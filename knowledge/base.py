@@ -1,0 +1,172 @@
+"""The knowledge base: the one object the CLI and the Discord layer talk to.
+
+It owns the store, the embedding model, the lexical index and the answerers, and offers loading,
+listing, removing and asking. Blocking work (embedding, Chroma) is done in plain methods; `ask`
+is a coroutine that runs them in a worker thread so an event loop never stalls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .answering import extractive_answer, refusal
+from .chunking import chunk_article
+from .embeddings import Embedder, MiniLMOnnx, OpenAIEmbedder
+from .errors import InputError, LimitError
+from .lexical import LexicalIndex
+from .llm import LLMAnswerer, LLMConfig, ModelFailure
+from .loading import SUPPORTED_SUFFIXES, load_file
+from .models import GLOBAL_SCOPE, Answer, Article, Passage
+from .retrieval import Retriever, SearchFilter
+from .store import ArticleStore
+from .support import Support, analyse, idf_from, score_sentences
+
+log = logging.getLogger(__name__)
+
+ARTICLES_DIR = Path(__file__).parent / "articles"
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    chroma_path: str = "data/chroma"
+    chroma_host: str = ""
+    chroma_port: int = 8000
+    chroma_ssl: bool = False
+    embedding_backend: str = "local"  # "local" or "openai"
+    openai_embedding_model: str = "text-embedding-3-small"
+    embedding_threads: int = 0
+    llm: LLMConfig | None = None  # None: extractive answers only
+    embedding_llm: LLMConfig | None = None  # credentials for OpenAI embeddings
+    top_k: int = 8
+    chunk_words: int = 120
+    max_quotes: int = 3
+    max_quote_chars: int = 300
+    max_question_chars: int = 1000
+    max_article_chars: int = 200_000
+    max_articles_per_scope: int = 1000
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    status: str  # "loaded", "updated", "unchanged"
+    article: Article
+
+
+@dataclass
+class Retrieved:
+    passages: list[Passage]
+    supports: list[Support] = field(default_factory=list)
+
+
+class KnowledgeBase:
+    def __init__(self, config: CoreConfig, *, store: ArticleStore | None = None, embedder: Embedder | None = None):
+        self.config = config
+        self.embedder = embedder or self._make_embedder(config)
+        if store is None:
+            if config.chroma_host:
+                store = ArticleStore.open_server(config.chroma_host, config.chroma_port, self.embedder.name, ssl=config.chroma_ssl)
+            else:
+                store = ArticleStore.open_local(config.chroma_path, self.embedder.name)
+        self.store = store
+        self.lexical = LexicalIndex(store)
+        self.retriever = Retriever(store, self.embedder, self.lexical)
+        self.llm = LLMAnswerer(config.llm) if config.llm else None
+
+    @staticmethod
+    def _make_embedder(config: CoreConfig) -> Embedder:
+        if config.embedding_backend == "openai":
+            llm = config.embedding_llm or config.llm or LLMConfig()
+            return OpenAIEmbedder(config.openai_embedding_model, api_key=llm.api_key, base_url=llm.base_url)
+        return MiniLMOnnx(threads=config.embedding_threads)
+
+    async def aclose(self) -> None:
+        if self.llm:
+            await self.llm.close()
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def ingest(self, article: Article) -> IngestResult:
+        """Chunk, embed and store one article, all or nothing. Unchanged articles cost nothing."""
+        if len(article.text) > self.config.max_article_chars:
+            raise LimitError(f"“{article.title}” has {len(article.text):,} characters; the limit is {self.config.max_article_chars:,} (MAX_ARTICLE_CHARS).")
+        existing = self.store.committed().get(article.id)
+        if existing is not None and existing.version == article.version and existing.scope == article.scope:
+            return IngestResult("unchanged", existing)
+        if existing is None and article.scope != GLOBAL_SCOPE:
+            count = sum(1 for a in self.store.committed().values() if a.scope == article.scope)
+            if count >= self.config.max_articles_per_scope:
+                raise LimitError(f"This server already has {count} articles, the most allowed (MAX_ARTICLES_PER_SERVER). Remove some first.")
+        chunks, sentences = chunk_article(article.id, article.text, max_words=self.config.chunk_words)
+        if not chunks:
+            raise InputError(f"“{article.title}” has no sentences to index.")
+        vectors = self.embedder.embed_documents([f"{article.title}\n{c.text}" for c in chunks])
+        status = self.store.put(article, chunks, sentences, vectors)
+        return IngestResult(status, article)
+
+    def ingest_files(self, paths: Iterable[str | Path], scope: str = GLOBAL_SCOPE) -> list[IngestResult]:
+        return [self.ingest(load_file(p, scope=scope)) for p in paths]
+
+    def sync_folder(self, folder: str | Path = ARTICLES_DIR) -> list[IngestResult]:
+        """Load every article file in `folder` (the shipped articles by default); idempotent."""
+        self.store.repair()
+        files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
+        results = self.ingest_files(files)
+        for r in results:
+            if r.status != "unchanged":
+                log.info("%s %s", r.status, r.article.id)
+        return results
+
+    def remove(self, article_id: str) -> Article:
+        return self.store.remove(article_id)
+
+    def get(self, article_id: str) -> Article:
+        return self.store.get(article_id)
+
+    def list(self, scopes: Sequence[str] | None = None) -> list[Article]:
+        return self.store.list(scopes)
+
+    # -- asking ----------------------------------------------------------------------------
+
+    def check_question(self, question: str) -> str:
+        q = " ".join((question or "").split())
+        if not q:
+            raise InputError("Ask a question: the text was empty.")
+        if len(q) > self.config.max_question_chars:
+            raise InputError(f"That question is {len(q):,} characters long; please keep it under {self.config.max_question_chars:,}.")
+        if not any(ch.isalnum() for ch in q):
+            raise InputError("That does not look like a question.")
+        return q
+
+    def retrieve(self, question: str, flt: SearchFilter | None = None, *, mode: str = "hybrid") -> Retrieved:
+        """Passages for the question and each of their sentences' support, best first (blocking)."""
+        question = self.check_question(question)
+        passages = self.retriever.search(question, self.config.top_k, flt, mode=mode)
+        idf = idf_from(self.lexical.df, max(1, len(self.lexical.chunks)))
+        supports = score_sentences(question, passages, idf, analyse(question))
+        return Retrieved(passages, supports)
+
+    async def ask(self, question: str, flt: SearchFilter | None = None, *, history: Sequence[tuple[str, str]] = ()) -> Answer:
+        """Answer a question from the visible articles; never raises for model trouble."""
+        retrieved = await asyncio.to_thread(self.retrieve, question, flt)
+        return await self.answer(question, retrieved, history=history)
+
+    async def answer(self, question: str, retrieved: Retrieved, *, history: Sequence[tuple[str, str]] = ()) -> Answer:
+        cfg = self.config
+        if not retrieved.passages:
+            return refusal([])
+        if self.llm is not None:
+            try:
+                return await self.llm.answer(
+                    question, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars, history=history,
+                )
+            except ModelFailure as exc:
+                log.warning("falling back to the extractive answer: %s", exc.note)
+                return extractive_answer(
+                    retrieved.supports, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars,
+                    note=f"{exc.note} This answer is quoted straight from the articles instead.",
+                )
+        return extractive_answer(retrieved.supports, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars)

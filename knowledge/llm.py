@@ -1,0 +1,162 @@
+"""Answers written by a language model through any OpenAI-compatible server, quotes checked.
+
+The model sees numbered passages marked as untrusted data and must reply with JSON naming the
+passage and the exact words of each quote. Every quote is located in the stored article; a near
+miss is repaired to the real sentence, an invention is dropped. Whatever goes wrong (timeout,
+429, 5xx, a reply that is not the expected JSON, no checkable quote) the caller gets the
+extractive answer with a short note, never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .answering import citation, refusal
+from .models import Answer, Citation, Passage, Span
+from .quotes import NormalisedText, locate
+
+log = logging.getLogger(__name__)
+
+PROMPT = (Path(__file__).parent / "prompts" / "answer.md").read_text(encoding="utf-8")
+_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    model: str = "gpt-4o-mini"
+    api_key: str | None = None
+    base_url: str | None = None
+    timeout: float = 30.0
+    max_retries: int = 2
+    json_mode: bool = True
+    temperature: float = 0.1
+    max_tokens: int = 600
+
+
+class ModelFailure(Exception):
+    """The model gave nothing usable; `note` says so in a few words for the user."""
+
+    def __init__(self, note: str):
+        super().__init__(note)
+        self.note = note
+
+
+def render_passages(passages: Sequence[Passage]) -> str:
+    blocks = []
+    for n, p in enumerate(passages, start=1):
+        a = p.article
+        head = f'<passage number="{n}" title="{a.title}" source="{a.source}" published="{a.published or "unknown"}">'
+        blocks.append(f"{head}\n{p.chunk.text}\n</passage>")
+    return "\n\n".join(blocks)
+
+
+def parse_reply(content: str) -> dict:
+    """The JSON object in a model's reply (tolerating code fences and chatter around it)."""
+    m = _JSON_OBJECT.search(content or "")
+    if not m:
+        raise ModelFailure("The model's reply was not in the expected form.")
+    try:
+        data = json.loads(m.group())
+    except json.JSONDecodeError as exc:
+        raise ModelFailure("The model's reply was not in the expected form.") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("quotes", []), list):
+        raise ModelFailure("The model's reply was not in the expected form.")
+    return data
+
+
+def check_quotes(data: dict, passages: Sequence[Passage], *, max_quotes: int, max_quote_chars: int) -> list[Citation]:
+    """The reply's quotes that stand in the stored text (repaired if nearly right); others dropped."""
+    cites: list[Citation] = []
+    norms: dict[str, NormalisedText] = {}
+    for q in data.get("quotes", []):
+        if len(cites) >= max_quotes:
+            break
+        if not isinstance(q, dict):
+            continue
+        text = str(q.get("quote", "")).strip()
+        try:
+            n = int(q.get("passage", 0))
+        except (TypeError, ValueError):
+            n = 0
+        if not text:
+            continue
+        # A wrong passage number is forgiven if the words stand in another passage.
+        order = ([passages[n - 1]] if 1 <= n <= len(passages) else []) + list(passages)
+        for p in order:
+            norm = norms.setdefault(p.article.id, NormalisedText(p.article.text))
+            found = locate(text, p.article.text, p.sentences, within=Span(p.chunk.start, p.chunk.end), norm=norm)
+            if found:
+                c = citation(p.article, Span(found.start, found.end), max_chars=max_quote_chars)
+                if all((c.article_id, c.start) != (d.article_id, d.start) for d in cites):
+                    cites.append(c)
+                if found.repaired:
+                    log.info("repaired a model quote to the stored sentence in %s", p.article.id)
+                break
+        else:
+            log.info("dropped a model quote not found in the passages: %.80r", text)
+    return cites
+
+
+class LLMAnswerer:
+    def __init__(self, config: LLMConfig):
+        from openai import AsyncOpenAI
+
+        self.config = config
+        self.client = AsyncOpenAI(
+            api_key=config.api_key or "not-needed", base_url=config.base_url,
+            timeout=config.timeout, max_retries=config.max_retries,
+        )
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def complete(self, question: str, passages: Sequence[Passage], history: Sequence[tuple[str, str]] = ()) -> str:
+        import openai
+
+        messages = [{"role": "system", "content": PROMPT}]
+        for q, a in history:
+            messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+        messages.append({"role": "user", "content": f"Passages:\n\n{render_passages(passages)}\n\nQuestion: {question}"})
+        kwargs = {}
+        if self.config.json_mode:
+            kwargs["response_format"] = {"type": "json_object"}
+        try:
+            resp = await self.client.chat.completions.create(
+                model=self.config.model, messages=messages, temperature=self.config.temperature,
+                max_tokens=self.config.max_tokens, **kwargs,
+            )
+        except openai.APITimeoutError as exc:
+            raise ModelFailure("The language model took too long to answer.") from exc
+        except openai.RateLimitError as exc:
+            raise ModelFailure("The language model is rate-limited right now.") from exc
+        except openai.APIStatusError as exc:
+            log.warning("language model answered HTTP %s", exc.status_code)
+            raise ModelFailure(f"The language model failed (HTTP {exc.status_code}).") from exc
+        except openai.APIConnectionError as exc:
+            raise ModelFailure("The language model could not be reached.") from exc
+        except (openai.APIError, ValueError) as exc:  # e.g. a body that is not JSON
+            raise ModelFailure("The language model's reply was unreadable.") from exc
+        if not resp.choices or resp.choices[0].message is None:
+            raise ModelFailure("The language model returned no answer.")
+        return resp.choices[0].message.content or ""
+
+    async def answer(
+        self, question: str, passages: Sequence[Passage], *, max_quotes: int, max_quote_chars: int,
+        history: Sequence[tuple[str, str]] = (),
+    ) -> Answer:
+        """The model's answer with checked quotes; raises ModelFailure when it is unusable."""
+        data = parse_reply(await self.complete(question, passages, history))
+        if data.get("answerable") is False:
+            return refusal(passages, mode="llm")
+        cites = check_quotes(data, passages, max_quotes=max_quotes, max_quote_chars=max_quote_chars)
+        text = " ".join(str(data.get("answer", "")).split())
+        if not cites:
+            raise ModelFailure("The model's quotes could not be found in the articles.")
+        if not text:
+            raise ModelFailure("The model's reply was not in the expected form.")
+        return Answer(text=text[:1500], answerable=True, mode="llm", citations=tuple(cites), passages=tuple(passages))

@@ -1,0 +1,119 @@
+"""The typed values that cross the core's boundary: articles, passages, citations and answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+#: Articles shipped in ``knowledge/articles`` (and loaded from the command line without a
+#: server) are visible everywhere; a Discord server's own articles carry its id as scope.
+GLOBAL_SCOPE = "global"
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article as stored: its verbatim body text and the facts about it."""
+
+    id: str
+    title: str
+    text: str
+    source: str = ""  # the outlet, e.g. "Xinhua"
+    published: str = ""  # ISO date (YYYY-MM-DD) or "" when unknown
+    updated: str = ""
+    url: str = ""
+    language: str = "en"
+    author: str = ""
+    editor: str = ""
+    scope: str = GLOBAL_SCOPE
+    version: str = ""  # content hash of title + text; changes when the article is revised
+    origin: str = ""  # where it was loaded from (file path or URL), for people, not for ids
+    outlets: tuple[str, ...] = ()  # every outlet known to carry this same story
+
+    @property
+    def word_count(self) -> int:
+        return len(self.text.split())
+
+
+@dataclass(frozen=True)
+class Span:
+    """Character offsets ``[start, end)`` in an article's stored text."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A run of whole sentences of an article, with its character offsets in ``Article.text``."""
+
+    article_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with the article it belongs to and how it ranked."""
+
+    chunk: Chunk
+    article: Article
+    score: float  # fused score; larger is better
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    sentences: tuple[Span, ...] = ()  # the chunk's sentences, offsets in the article text
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A quote shown to a user: where it stands in the stored article and whether it was checked."""
+
+    article_id: str
+    title: str
+    source: str
+    published: str
+    url: str
+    quote: str
+    start: int
+    end: int
+    verified: bool
+
+    def to_dict(self) -> dict:
+        return {
+            "article_id": self.article_id,
+            "title": self.title,
+            "source": self.source,
+            "published": self.published,
+            "url": self.url,
+            "quote": self.quote,
+            "start": self.start,
+            "end": self.end,
+            "verified": self.verified,
+        }
+
+
+Mode = Literal["extractive", "llm"]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the core returns for a question; the CLI and the Discord layer only render it."""
+
+    text: str
+    answerable: bool
+    mode: Mode
+    citations: tuple[Citation, ...] = ()
+    note: str = ""  # e.g. why the model was not used this time
+    passages: tuple[Passage, ...] = field(default=(), compare=False, repr=False)
+
+    def to_dict(self) -> dict:
+        out = {
+            "answer": self.text,
+            "answerable": self.answerable,
+            "mode": self.mode,
+            "citations": [c.to_dict() for c in self.citations],
+        }
+        if self.note:
+            out["note"] = self.note
+        return out

@@ -1,0 +1,290 @@
+"""The Chroma store: one collection of whole articles, one of embedded chunks per embedding model.
+
+Writes are all-or-nothing. An article's chunks carry its content version; the article record is
+written last and is the commit point. Readers only see chunks whose version matches a committed
+article record, so a load killed at any moment leaves nothing half-visible, and `repair()` (run on
+open) deletes the leftovers. A revised article (same id, new text) becomes visible in the single
+write of its record, after which the old version's chunks are deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from .errors import NotFoundError, StoreError
+from .models import Article, Chunk, Span
+
+log = logging.getLogger(__name__)
+
+ARTICLES = "newsbot-articles"
+PENDING = "newsbot-pending"
+_PAGE = 2000
+_ARTICLE_FIELDS = ("title", "source", "published", "updated", "url", "language", "author", "editor", "scope", "version", "origin")
+
+
+def chunk_collection_name(model_name: str) -> str:
+    # Vectors of two models never share a collection: the model is part of the name.
+    return "newsbot-chunks-" + "".join(c if c.isalnum() or c in "-_." else "-" for c in model_name)
+
+
+def date_number(iso: str) -> int:
+    """YYYY-MM-DD as an int (20250114) so Chroma can filter dates with $gte / $lte; 0 if unknown."""
+    return int(iso[:10].replace("-", "")) if len(iso) >= 10 and iso[:4].isdigit() else 0
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    chunk: Chunk
+    version: str
+    sentences: tuple[Span, ...]
+
+
+def _article_meta(a: Article, n_chunks: int) -> dict:
+    meta = {k: getattr(a, k) for k in _ARTICLE_FIELDS}
+    meta.update(outlets="\n".join(a.outlets), n_chunks=n_chunks, published_n=date_number(a.published))
+    return meta
+
+
+def _article_from(id_: str, text: str, meta: dict) -> Article:
+    fields = {k: str(meta.get(k, "") or "") for k in _ARTICLE_FIELDS}
+    outlets = tuple(o for o in str(meta.get("outlets", "")).split("\n") if o)
+    return Article(id=id_, text=text, outlets=outlets, **fields)
+
+
+def _chunk_from(id_: str, doc: str, meta: dict) -> StoredChunk:
+    base = int(meta["start"])
+    raw = str(meta.get("sentences", ""))
+    spans: list[Span] = []
+    for pair in filter(None, raw.split(";")):
+        a, b = pair.split(",")
+        spans.append(Span(base + int(a), base + int(b)))
+    chunk = Chunk(article_id=str(meta["article_id"]), index=int(meta["index"]), start=base, end=int(meta["end"]), text=doc)
+    return StoredChunk(chunk=chunk, version=str(meta["version"]), sentences=tuple(spans))
+
+
+class ArticleStore:
+    """Articles and their chunk vectors in Chroma (embedded `PersistentClient` or a server)."""
+
+    def __init__(self, client, model_name: str, *, ef_search: int = 200, where: str = ""):
+        self._client = client
+        self._where = where
+        self._lock = threading.RLock()
+        self.model_name = model_name
+        try:
+            self._articles = client.get_or_create_collection(ARTICLES, embedding_function=None)
+            self._pending = client.get_or_create_collection(PENDING, embedding_function=None)
+            self._chunks = client.get_or_create_collection(
+                chunk_collection_name(model_name),
+                embedding_function=None,
+                metadata={"embedding_model": model_name},
+                configuration={"hnsw": {"space": "cosine", "ef_search": ef_search, "ef_construction": 200}},
+            )
+        except Exception as exc:  # chromadb raises many types; all mean "cannot use this store"
+            raise StoreError(f"Cannot open the article store at {where or 'the Chroma server'}: {exc.__class__.__name__}: {exc}") from exc
+        self._committed: dict[str, Article] | None = None
+        self.revision = 0
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def open_local(cls, path: str | Path, model_name: str, **kw) -> ArticleStore:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        p = Path(path)
+        try:
+            p.mkdir(parents=True, exist_ok=True)
+            probe = p / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise StoreError(f"The article store folder {p} cannot be written ({exc.strerror}). Set CHROMA_PATH to a writable folder.") from exc
+        try:
+            client = chromadb.PersistentClient(path=str(p), settings=ChromaSettings(anonymized_telemetry=False))
+        except Exception as exc:
+            raise StoreError(f"The article store at {p} cannot be opened; it may be corrupt ({exc.__class__.__name__}). Move it aside or set CHROMA_PATH to a new folder.") from exc
+        return cls(client, model_name, where=str(p), **kw)
+
+    @classmethod
+    def open_server(cls, host: str, port: int, model_name: str, *, ssl: bool = False, **kw) -> ArticleStore:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        try:
+            client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=ChromaSettings(anonymized_telemetry=False))
+            client.heartbeat()
+        except Exception as exc:
+            raise StoreError(f"Cannot reach the Chroma server at {host}:{port} ({exc.__class__.__name__}). Is `chroma run` up, and are CHROMA_HOST / CHROMA_PORT right?") from exc
+        return cls(client, model_name, where=f"{host}:{port}", **kw)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def committed(self) -> dict[str, Article]:
+        """Every committed article by id (metadata and text), cached until the next write here."""
+        with self._lock:
+            if self._committed is None:
+                out: dict[str, Article] = {}
+                offset = 0
+                while True:
+                    got = self._articles.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+                    for id_, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                        out[id_] = _article_from(id_, doc or "", meta or {})
+                    if len(got["ids"]) < _PAGE:
+                        break
+                    offset += _PAGE
+                self._committed = out
+            return self._committed
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._committed = None
+            self.revision += 1
+
+    def get(self, article_id: str) -> Article:
+        art = self.committed().get(article_id)
+        if art is None:
+            raise NotFoundError(f"No article with id {article_id!r}; `list` shows the ids.")
+        return art
+
+    def list(self, scopes: Sequence[str] | None = None) -> list[Article]:
+        arts = self.committed().values()
+        if scopes is not None:
+            arts = [a for a in arts if a.scope in scopes]
+        return sorted(arts, key=lambda a: (a.published, a.title), reverse=True)
+
+    def is_visible(self, article_id: str, version: str) -> bool:
+        art = self.committed().get(article_id)
+        return art is not None and art.version == version
+
+    def chunk_count(self) -> int:
+        return self._chunks.count()
+
+    def iter_chunks(self) -> Iterator[StoredChunk]:
+        """Every visible chunk, page by page (for building the lexical index)."""
+        offset = 0
+        while True:
+            got = self._chunks.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+            for id_, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                sc = _chunk_from(id_, doc or "", meta)
+                if self.is_visible(sc.chunk.article_id, sc.version):
+                    yield sc
+            if len(got["ids"]) < _PAGE:
+                return
+            offset += _PAGE
+
+    def dense_search(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[StoredChunk, float]]:
+        """The `k` nearest visible chunks with their cosine distance, nearest first."""
+        n = self._chunks.count()
+        if n == 0:
+            return []
+        got = self._chunks.query(
+            query_embeddings=[vector.tolist()], n_results=min(n, k + 8), where=where or None,
+            include=["documents", "metadatas", "distances"],
+        )
+        out = []
+        for id_, doc, meta, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True):
+            sc = _chunk_from(id_, doc or "", meta)
+            if self.is_visible(sc.chunk.article_id, sc.version):
+                out.append((sc, float(dist)))
+        return out[:k]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def put(self, article: Article, chunks: list[Chunk], sentences: list[Span], vectors: np.ndarray) -> str:
+        """Store an article all-or-nothing; returns "loaded", "updated" or "unchanged"."""
+        with self._lock:
+            old = self.committed().get(article.id)
+            if old is not None and old.version == article.version and old.scope == article.scope:
+                return "unchanged"
+            ids, docs, metas = [], [], []
+            for c in chunks:
+                spans = ";".join(f"{s.start - c.start},{s.end - c.start}" for s in sentences if s.start >= c.start and s.end <= c.end)
+                ids.append(f"{article.id}#{article.version}#{c.index}")
+                docs.append(c.text)
+                metas.append({
+                    "article_id": article.id, "version": article.version, "index": c.index,
+                    "start": c.start, "end": c.end, "sentences": spans, "scope": article.scope,
+                    "source": article.source, "published_n": date_number(article.published),
+                })
+            try:
+                # An intent record first, so a start after a crash knows what to clean up.
+                self._pending.upsert(ids=[article.id], metadatas=[{"version": article.version}], embeddings=[[1.0]])
+                for s in range(0, len(ids), 500):
+                    self._chunks.upsert(ids=ids[s : s + 500], documents=docs[s : s + 500], metadatas=metas[s : s + 500], embeddings=vectors[s : s + 500].tolist())
+                # The commit point: one record, one write.
+                self._articles.upsert(ids=[article.id], documents=[article.text], metadatas=[_article_meta(article, len(chunks))], embeddings=[[1.0]])
+            except Exception as exc:
+                self.refresh()
+                raise StoreError(f"Writing to the article store failed ({exc.__class__.__name__}); nothing was half-loaded.") from exc
+            self._delete_chunks(article.id, keep_version=article.version)
+            self._pending.delete(ids=[article.id])
+            self.refresh()
+            return "updated" if old is not None else "loaded"
+
+    def update_metadata(self, article: Article) -> None:
+        """Rewrite an article's record only (e.g. a new outlet carrying the same story)."""
+        with self._lock:
+            got = self._articles.get(ids=[article.id], include=["metadatas"])
+            if not got["ids"]:
+                raise NotFoundError(f"No article with id {article.id!r}.")
+            n = int((got["metadatas"][0] or {}).get("n_chunks", 0))
+            self._articles.upsert(ids=[article.id], documents=[article.text], metadatas=[_article_meta(article, n)], embeddings=[[1.0]])
+            self.refresh()
+
+    def remove(self, article_id: str) -> Article:
+        with self._lock:
+            art = self.get(article_id)
+            self._articles.delete(ids=[article_id])  # uncommit first: its chunks vanish at once
+            self._delete_chunks(article_id)
+            self.refresh()
+            return art
+
+    def _delete_chunks(self, article_id: str, keep_version: str | None = None) -> None:
+        where: dict = {"article_id": article_id}
+        if keep_version is not None:
+            where = {"$and": [where, {"version": {"$ne": keep_version}}]}
+        self._chunks.delete(where=where)
+
+    def repair(self, full: bool = False) -> int:
+        """Delete chunks of loads that never committed (a crash mid-load); returns how many.
+
+        Only articles with an intent record are checked, so this is cheap on every start;
+        `full=True` scans every chunk instead.
+        """
+        with self._lock:
+            self.refresh()
+            committed = self.committed()
+            pending = self._pending.get(include=[])["ids"]
+            stale: list[str] = []
+            where = None if full else {"article_id": {"$in": pending}}
+            if full or pending:
+                offset = 0
+                while True:
+                    got = self._chunks.get(where=where, include=["metadatas"], limit=_PAGE, offset=offset)
+                    for id_, meta in zip(got["ids"], got["metadatas"], strict=True):
+                        art = committed.get(str(meta.get("article_id")))
+                        if art is None or art.version != meta.get("version"):
+                            stale.append(id_)
+                    if len(got["ids"]) < _PAGE:
+                        break
+                    offset += _PAGE
+            for s in range(0, len(stale), 500):
+                self._chunks.delete(ids=stale[s : s + 500])
+            if pending:
+                self._pending.delete(ids=pending)
+            if stale:
+                log.warning("repaired the store: removed %d chunks of unfinished loads", len(stale))
+                self.refresh()
+            return len(stale)
+
+
+def with_outlet(article: Article, outlet: str) -> Article:
+    if not outlet or outlet in article.outlets:
+        return article
+    return replace(article, outlets=(*article.outlets, outlet))

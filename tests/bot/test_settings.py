@@ -1,0 +1,44 @@
+"""Settings: defaults are the offline set-up; bad values are reported by name."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.settings import Settings, SettingsError
+
+
+def test_defaults_are_offline_and_extractive():
+    s = Settings.load(environ={}, dotenv_path=None)
+    assert not s.llm_enabled and s.chroma_host == "" and s.embedding_backend == "local"
+    core = s.core()
+    assert core.llm is None and core.chroma_path == "data/chroma"
+
+
+def test_dotenv_is_read_and_the_environment_wins(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("TOP_K=5\nOPENAI_BASE_URL=http://127.0.0.1:11434/v1\nLLM_MODEL=llama3\n")
+    s = Settings.load(environ={"TOP_K": "7"}, dotenv_path=env_file)
+    assert s.top_k == 7 and s.llm_enabled and s.core().llm.base_url == "http://127.0.0.1:11434/v1"
+    assert s.core().llm.model == "llama3"
+
+
+def test_extractive_mode_ignores_a_key():
+    s = Settings.load(environ={"OPENAI_API_KEY": "sk-x", "ANSWER_MODE": "extractive"}, dotenv_path=None)
+    assert not s.llm_enabled and s.core().llm is None
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"CHROMA_PORT": "99999"}, "CHROMA_PORT='99999' is not valid: expected a whole number from 1 to 65535"),
+        ({"DISCORD_SHARDED": "maybe"}, "DISCORD_SHARDED='maybe' is not valid: expected true or false"),
+        ({"DISCORD_ADMIN_ROLE_IDS": "admins"}, "DISCORD_ADMIN_ROLE_IDS"),
+        ({"EMBEDDING_BACKEND": "gpu"}, "expected local or openai"),
+        ({"ANSWER_MODE": "llm"}, "ANSWER_MODE=llm needs OPENAI_API_KEY"),
+        ({"OPENAI_BASE_URL": "localhost:11434"}, "OPENAI_BASE_URL"),
+    ],
+)
+def test_invalid_values_are_named_with_what_is_expected(env, needle):
+    with pytest.raises(SettingsError) as err:
+        Settings.load(environ=env, dotenv_path=None)
+    assert needle in str(err.value)

@@ -1,0 +1,152 @@
+"""LLM mode through the real openai client against loopback servers: checked quotes, graceful fallbacks."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from knowledge.llm import LLMConfig, parse_reply
+from tests.openai_standin import delay, malformed, reply, reply_json, status
+
+Q = "Who is the Chinese Foreign Ministry spokesperson quoted in the article?"
+REAL = "Chinese Foreign Ministry spokesperson Guo Jiakun said at a regular press conference on Tuesday"
+
+
+@pytest.fixture
+def llm_kb(make_kb, openai_standin):
+    def make(**llm):
+        cfg = LLMConfig(model="standin-model", api_key="sk-test", base_url=openai_standin.base_url,
+                        timeout=llm.pop("timeout", 5.0), max_retries=llm.pop("max_retries", 1), **llm)
+        kb = make_kb(llm=cfg)
+        kb.sync_folder()
+        return kb
+
+    return make
+
+
+def _passage_number(request_json, needle):
+    prompt = request_json["messages"][-1]["content"]
+    for m in re.finditer(r'<passage number="(\d+)"[^>]*>\n(.*?)\n</passage>', prompt, re.DOTALL):
+        if needle in m.group(2):
+            return int(m.group(1))
+    raise AssertionError("the passage with the answer was not in the prompt")
+
+
+def _assert_exact(kb, answer):
+    for c in answer.citations:
+        assert c.verified and kb.get(c.article_id).text[c.start : c.end] == c.quote
+
+
+async def test_a_good_model_answer_is_shown_with_its_checked_quote(llm_kb, openai_standin):
+    kb = llm_kb()
+    openai_standin.script(lambda req: reply_json({
+        "answerable": True, "answer": "The spokesperson is Guo Jiakun.",
+        "quotes": [{"passage": _passage_number(req, "Guo Jiakun"), "quote": REAL}],
+    }))
+    answer = await kb.ask(Q)
+    assert answer.mode == "llm" and answer.answerable and answer.note == ""
+    assert answer.text == "The spokesperson is Guo Jiakun."
+    assert [c.quote for c in answer.citations] == [REAL]
+    _assert_exact(kb, answer)
+    req = openai_standin.chat_requests[0]
+    assert req.authorization == "Bearer sk-test"
+    system = req.json["messages"][0]["content"]
+    assert "untrusted" in system and "JSON" in system
+    assert req.json["response_format"] == {"type": "json_object"}
+
+
+async def test_a_paraphrased_quote_is_repaired_to_the_real_sentence(llm_kb, openai_standin):
+    kb = llm_kb()
+    paraphrase = ("He said China will continue to work with all parties to create an open, inclusive, universally "
+                  "beneficial, and non-discriminatory environment for the development of AI, ensuring that its benefits reach all countries.")
+    openai_standin.script(reply_json({"answerable": True, "answer": "China will keep working with all parties.",
+                                      "quotes": [{"passage": 1, "quote": paraphrase}]}))
+    answer = await kb.ask("What did China say it would continue to do?")
+    assert answer.mode == "llm" and len(answer.citations) == 1
+    assert "would continue to work with all parties" in answer.citations[0].quote
+    _assert_exact(kb, answer)
+
+
+async def test_an_invented_quote_is_never_shown(llm_kb, openai_standin):
+    kb = llm_kb()
+    openai_standin.script(reply_json({"answerable": True, "answer": "China will ban US chips.",
+                                      "quotes": [{"passage": 1, "quote": "China will ban all US chips from next month."}]}))
+    answer = await kb.ask(Q)
+    assert "ban" not in " ".join(c.quote for c in answer.citations)
+    assert answer.mode == "extractive" and "could not be found" in answer.note
+    assert answer.answerable and "Guo Jiakun" in answer.text  # the extractive fallback still answers
+    _assert_exact(kb, answer)
+
+
+async def test_the_model_saying_not_answerable_is_a_refusal(llm_kb, openai_standin):
+    kb = llm_kb()
+    openai_standin.script(reply_json({"answerable": False, "answer": "", "quotes": []}))
+    answer = await kb.ask("What did the French president say?")
+    assert not answer.answerable and answer.mode == "llm" and answer.citations == ()
+
+
+@pytest.mark.parametrize(
+    ("steps", "note"),
+    [
+        ([malformed()], "unreadable"),
+        ([reply("Sure! Guo Jiakun is the spokesperson.")], "expected form"),
+        ([reply_json({"answerable": True, "answer": "x", "quotes": "not a list"})], "expected form"),
+        ([status(500), status(500)], "HTTP 500"),
+        ([status(429), status(429)], "rate-limited"),
+    ],
+)
+async def test_model_failures_fall_back_to_the_extractive_answer(llm_kb, openai_standin, steps, note):
+    kb = llm_kb(max_retries=1)
+    openai_standin.script(*steps)
+    answer = await kb.ask(Q)
+    assert answer.mode == "extractive" and answer.answerable
+    assert note in answer.note and "quoted straight from the articles" in answer.note
+    _assert_exact(kb, answer)
+
+
+async def test_a_429_then_success_is_retried(llm_kb, openai_standin):
+    kb = llm_kb(max_retries=2)
+    openai_standin.script(status(429), reply_json({"answerable": True, "answer": "Guo Jiakun.", "quotes": [{"passage": 1, "quote": REAL}]}))
+    answer = await kb.ask(Q)
+    assert answer.mode == "llm" and len(openai_standin.chat_requests) == 2
+
+
+async def test_a_model_that_times_out_falls_back_quickly(llm_kb, openai_standin):
+    kb = llm_kb(timeout=1.0, max_retries=0)
+    openai_standin.script(delay(10, reply("too late")))
+    started = time.monotonic()
+    answer = await kb.ask(Q)
+    assert time.monotonic() - started < 6
+    assert answer.mode == "extractive" and "too long" in answer.note and answer.answerable
+
+
+def test_parse_reply_tolerates_fences_and_chatter():
+    data = parse_reply('Here you go:\n```json\n{"answerable": true, "answer": "a", "quotes": []}\n```')
+    assert data["answer"] == "a"
+
+
+@pytest.mark.server
+async def test_a_real_small_model_through_llama_cpp(make_kb, llama_server):
+    """SmolLM2-135M is too small to answer well; this proves the transport and that whatever
+    it quotes is either found in the article or never shown."""
+    kb = make_kb(llm=LLMConfig(model=llama_server.model, base_url=llama_server.base_url, timeout=120, max_retries=0, max_tokens=200))
+    kb.sync_folder()
+    retrieved = kb.retrieve(Q)
+    raw = await kb.llm.complete(Q, retrieved.passages)
+    assert raw.strip(), "the real model returned an empty reply"
+    answer = await kb.answer(Q, retrieved)
+    assert answer.mode in ("llm", "extractive")
+    _assert_exact(kb, answer)
+    try:
+        claimed = [str(q.get("quote", "")) for q in json.loads(raw).get("quotes", []) if isinstance(q, dict)]
+    except (json.JSONDecodeError, AttributeError):
+        claimed = []
+    shown = {c.quote for c in answer.citations}
+    article = kb.get(answer.citations[0].article_id).text if answer.citations else ""
+    for q in claimed:
+        if q and q not in article:
+            assert q not in shown  # a paraphrased or invented quote is never shown as is
+    await kb.aclose()

@@ -1,0 +1,114 @@
+"""The Chroma store: idempotent loads, revisions, removal, persistence, crash safety, errors."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from knowledge import CoreConfig, KnowledgeBase, NotFoundError, StoreError
+from knowledge.chunking import chunk_article
+from knowledge.loading import build_article
+from knowledge.store import ArticleStore
+
+
+def _article(text="The council approved the new bridge on Monday. Work starts in May.", **kw):
+    kw.setdefault("title", "Council approves bridge")
+    kw.setdefault("source", "Local Times")
+    kw.setdefault("published", "2024-05-02")
+    return build_article(text=text, **kw)
+
+
+def test_loading_twice_is_a_no_op_and_a_revision_replaces(make_kb):
+    kb = make_kb()
+    assert kb.ingest(_article()).status == "loaded"
+    n = kb.store.chunk_count()
+    assert kb.ingest(_article()).status == "unchanged"
+    assert kb.store.chunk_count() == n
+    revised = _article("The council approved the new bridge on Monday. Work starts in June instead.")
+    assert kb.ingest(revised).status == "updated"
+    assert [a.text for a in kb.list()] == [revised.text]
+    hits = kb.retriever.search("When does work start?", 5)
+    assert all("June" in p.chunk.text for p in hits)
+
+
+def test_remove_and_not_found(make_kb):
+    kb = make_kb()
+    a = kb.ingest(_article()).article
+    assert kb.remove(a.id).id == a.id
+    assert kb.list() == [] and kb.store.chunk_count() == 0
+    with pytest.raises(NotFoundError):
+        kb.get(a.id)
+    with pytest.raises(NotFoundError):
+        kb.remove(a.id)
+
+
+def test_articles_persist_across_a_restart(tmp_path, embedder):
+    path = str(tmp_path / "store")
+    kb = KnowledgeBase(CoreConfig(chroma_path=path), embedder=embedder)
+    kb.sync_folder()
+    a = kb.ingest(_article()).article
+    del kb
+    kb2 = KnowledgeBase(CoreConfig(chroma_path=path), embedder=embedder)
+    assert {x.id for x in kb2.list()} >= {a.id}
+    assert kb2.retriever.search("bridge council", 3)[0].article.id == a.id
+
+
+def test_an_unfinished_load_is_invisible_and_repaired(make_kb):
+    kb = make_kb()
+    art = _article()
+    chunks, sentences = chunk_article(art.id, art.text)
+    vectors = kb.embedder.embed_documents([c.text for c in chunks])
+    store: ArticleStore = kb.store
+    # Simulate a crash after the chunks were written but before the commit record.
+    store._pending.upsert(ids=[art.id], metadatas=[{"version": art.version}], embeddings=[[1.0]])
+    store._chunks.upsert(
+        ids=[f"{art.id}#{art.version}#{c.index}" for c in chunks], documents=[c.text for c in chunks],
+        metadatas=[{"article_id": art.id, "version": art.version, "index": c.index, "start": c.start, "end": c.end,
+                    "sentences": "", "scope": "global", "source": "", "published_n": 0} for c in chunks],
+        embeddings=vectors.tolist(),
+    )
+    assert store.chunk_count() == len(chunks)
+    assert kb.retriever.search("bridge council", 5) == []  # nothing half-loaded is visible
+    assert store.repair() == len(chunks)
+    assert store.chunk_count() == 0
+    assert kb.ingest(art).status == "loaded"  # the retry completes it
+
+
+def test_filters_by_scope_date_and_outlet(make_kb):
+    kb = make_kb()
+    kb.ingest(_article(title="Bridge A", scope="111", source="Paper A", published="2024-01-01"))
+    kb.ingest(_article(title="Bridge B", scope="222", source="Paper B", published="2024-06-01"))
+    from knowledge import SearchFilter
+
+    def titles(**kw):
+        return {p.article.title for p in kb.retriever.search("council bridge", 5, SearchFilter(**kw))}
+
+    assert titles(scopes=("global", "111")) == {"Bridge A"}
+    assert titles(scopes=("global", "222")) == {"Bridge B"}
+    assert titles(scopes=("111", "222"), since="2024-03-01") == {"Bridge B"}
+    assert titles(scopes=("111", "222"), outlet="paper a") == {"Bridge A"}
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_read_only_store_folder_is_named(tmp_path, embedder):  # pragma: no cover - CI runs as root
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    with pytest.raises(StoreError, match=str(ro)):
+        KnowledgeBase(CoreConfig(chroma_path=str(ro / "x")), embedder=embedder)
+
+
+def test_unwritable_store_path_gives_a_clear_error(tmp_path, embedder):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError, match="CHROMA_PATH"):
+        KnowledgeBase(CoreConfig(chroma_path=str(blocker / "chroma")), embedder=embedder)
+
+
+def test_corrupt_store_gives_a_clear_error(tmp_path, embedder):
+    path = tmp_path / "corrupt"
+    path.mkdir()
+    (path / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="corrupt|cannot be opened"):
+        KnowledgeBase(CoreConfig(chroma_path=str(path)), embedder=embedder)
