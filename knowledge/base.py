@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .answering import extractive_answer, refusal
@@ -111,10 +111,18 @@ class KnowledgeBase:
         return [self.ingest(load_file(p, scope=scope)) for p in paths]
 
     def sync_folder(self, folder: str | Path = ARTICLES_DIR) -> list[IngestResult]:
-        """Load every article file in `folder` (the shipped articles by default); idempotent."""
+        """Make the store match the article files in `folder` (the shipped articles by default):
+        new and changed files are loaded, files taken away are removed; idempotent."""
         self.store.repair()
-        files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
-        results = self.ingest_files(files)
+        folder = Path(folder)
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
+        tag = f"folder:{folder.name}/"
+        results = [self.ingest(replace(load_file(p), origin=tag + p.name)) for p in files]
+        present = {tag + p.name for p in files}
+        for a in self.store.list([GLOBAL_SCOPE]):
+            if a.origin.startswith(tag) and a.origin not in present:
+                self.store.remove(a.id)
+                log.info("removed %s: its file is gone from %s", a.id, folder)
         for r in results:
             if r.status != "unchanged":
                 log.info("%s %s", r.status, r.article.id)

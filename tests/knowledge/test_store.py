@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from knowledge import CoreConfig, KnowledgeBase, NotFoundError, StoreError
@@ -90,15 +88,6 @@ def test_filters_by_scope_date_and_outlet(make_kb):
     assert titles(scopes=("111", "222"), outlet="paper a") == {"Bridge A"}
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_read_only_store_folder_is_named(tmp_path, embedder):  # pragma: no cover - CI runs as root
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o500)
-    with pytest.raises(StoreError, match=str(ro)):
-        KnowledgeBase(CoreConfig(chroma_path=str(ro / "x")), embedder=embedder)
-
-
 def test_unwritable_store_path_gives_a_clear_error(tmp_path, embedder):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
@@ -112,3 +101,18 @@ def test_corrupt_store_gives_a_clear_error(tmp_path, embedder):
     (path / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="corrupt|cannot be opened"):
         KnowledgeBase(CoreConfig(chroma_path=str(path)), embedder=embedder)
+
+
+def test_the_articles_folder_is_mirrored_idempotently(make_kb, tmp_path):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    f = folder / "a.md"
+    f.write_text("---\ntitle: Storm hits coast\nsource: Weather Desk\npublished: 2024-09-01\n---\nA storm hit the coast on Sunday.\n")
+    kb = make_kb()
+    assert [r.status for r in kb.sync_folder(folder)] == ["loaded"]
+    assert [r.status for r in kb.sync_folder(folder)] == ["unchanged"]
+    f.write_text("---\ntitle: Storm hits coast\nsource: Weather Desk\npublished: 2024-09-01\n---\nA storm hit the coast on Sunday night.\n")
+    assert [r.status for r in kb.sync_folder(folder)] == ["updated"]
+    assert kb.list()[0].text.endswith("Sunday night.")
+    f.unlink()
+    assert kb.sync_folder(folder) == [] and kb.list() == []
