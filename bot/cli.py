@@ -11,13 +11,13 @@ import asyncio
 import json
 import logging
 import sys
-from pathlib import Path
 
 import click
 
 from knowledge import Answer, KnowledgeBase, KnowledgeError, SearchFilter
 from knowledge.models import GLOBAL_SCOPE
 
+from .feeds_command import feeds
 from .settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -161,13 +161,66 @@ def remove(app: App, article_id: str) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--source", default="", help="Outlet name for files that do not name one.")
+@click.option("--scope", default=GLOBAL_SCOPE, show_default=True, help="Load into one Discord server's articles (its id).")
 @click.pass_obj
-def ingest(app: App, paths: tuple[str, ...], source: str) -> None:
-    """Load articles from files and folders (.md with front matter, .txt, .html, .pdf)."""
+def ingest(app: App, paths: tuple[str, ...], source: str, scope: str) -> None:
+    """Load articles from files, folders, web addresses and `.urls` files (one address a line).
+
+    Files: .md with front matter, .txt, .html, .pdf. Walked folders skip README, LICENSE,
+    SOURCE.md and .jsonl files. Exits with 1 if anything failed.
+    """
     from .ingest_command import run_ingest
 
-    code = run_ingest(app.kb, list(paths), scope=GLOBAL_SCOPE, source=source, settings=app.settings)
+    try:
+        kb = app.kb
+    except KnowledgeError as exc:
+        fail(exc.reason)
+    code = run_ingest(kb, list(paths), scope=scope, source=source, settings=app.settings)
     sys.exit(code)
+
+
+@cli.command("eval")
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (summary and every question).")
+@click.option("--show-misses", is_flag=True, help="List the questions answered wrongly.")
+@click.pass_obj
+def eval_(app: App, questions: str, as_json: bool, show_misses: bool) -> None:
+    """Measure answers on a JSON Lines file of questions (see the README for the format)."""
+    from knowledge.evaluation import load_questions
+
+    try:
+        qs = load_questions(questions)
+        report = asyncio.run(_evaluate(app, qs))
+    except KnowledgeError as exc:
+        fail(exc.reason)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
+        return
+    labels = {
+        "questions": "questions", "hit@1": "retrieval hit@1", "hit@5": "retrieval hit@5", "mrr@10": "retrieval MRR@10",
+        "answer_accuracy": "answer contains the expected text", "quote_verification": "quotes verbatim in the stored text",
+        "refusal_accuracy": "unanswerable questions refused", "wrongful_refusals": "answerable questions refused",
+        "latency_ms_p50": "latency p50 (ms)", "latency_ms_p95": "latency p95 (ms)",
+    }
+    summary = report.summary()
+    for key, label in labels.items():
+        value = summary.get(key)
+        shown = "n/a" if value is None else (f"{value:.1%}" if isinstance(value, float) and key not in ("mrr@10",) and "ms" not in key else str(value))
+        click.echo(f"{label:<38} {shown}")
+    if show_misses:
+        for r in report.results:
+            if (r.answerable and not (r.answered and r.correct is not False)) or (not r.answerable and r.answered):
+                click.echo(f"- {r.id}: {r.question}\n    → {r.answer.splitlines()[0][:160]}")
+
+
+async def _evaluate(app: App, qs: list[dict]):
+    from knowledge.evaluation import evaluate
+
+    kb = app.kb
+    try:
+        return await evaluate(kb, qs)
+    finally:
+        await kb.aclose()
 
 
 @cli.command()
@@ -183,6 +236,9 @@ def run(app: App) -> None:
     from .discord_app import run_bot
 
     run_bot(app.settings)
+
+
+cli.add_command(feeds)
 
 
 def main() -> None:

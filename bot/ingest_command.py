@@ -1,8 +1,9 @@
 """Bulk loading for the command line: files, folders, URLs or a file of URLs, with a progress bar
-and a summary (loaded / updated / already loaded / failed with the reason)."""
+and a summary (loaded / updated / already loaded / duplicate / failed with the reason)."""
 
 from __future__ import annotations
 
+import fnmatch
 from collections import Counter
 from pathlib import Path
 
@@ -14,6 +15,16 @@ from knowledge.loading import SUPPORTED_SUFFIXES, load_file
 
 from .settings import Settings
 
+# Files in a walked folder that describe a corpus rather than being an article of it; a file
+# named on the command line is always loaded.
+NOT_ARTICLES = ("readme*", "license*", "licence*", "copying*", "source.md", "changelog*", "*.jsonl")
+
+
+def is_article_file(path: Path) -> bool:
+    name = path.name.lower()
+    return (path.suffix.lower() in SUPPORTED_SUFFIXES and not name.startswith(".")
+            and not any(fnmatch.fnmatch(name, pattern) for pattern in NOT_ARTICLES))
+
 
 def expand(paths: list[str]) -> list[str]:
     """Files and URLs to load: folders are walked; a `.urls` / `.list` file holds one URL a line."""
@@ -24,7 +35,7 @@ def expand(paths: list[str]) -> list[str]:
             continue
         p = Path(raw)
         if p.is_dir():
-            out += [str(f) for f in sorted(p.rglob("*")) if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES]
+            out += [str(f) for f in sorted(p.rglob("*")) if f.is_file() and is_article_file(f)]
         elif p.suffix.lower() in (".urls", ".list"):
             lines = p.read_text(encoding="utf-8", errors="replace").splitlines()
             out += [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
@@ -44,6 +55,11 @@ def load_one(kb: KnowledgeBase, item: str, *, scope: str, source: str, settings:
     return kb.ingest(article).status
 
 
+def summary(counts: Counter[str], failed: int) -> str:
+    return (f"loaded {counts['loaded']}, updated {counts['updated']}, already loaded {counts['unchanged']}, "
+            f"duplicate {counts['duplicate']}, failed {failed}")
+
+
 def run_ingest(kb: KnowledgeBase, paths: list[str], *, scope: str, source: str, settings: Settings) -> int:
     """Load everything; print a summary; return the exit code (1 if anything failed)."""
     items = expand(paths)
@@ -59,6 +75,5 @@ def run_ingest(kb: KnowledgeBase, paths: list[str], *, scope: str, source: str, 
     bar.close()
     for item, reason in failures:
         click.echo(f"failed: {item}: {reason}", err=True)
-    summary = f"loaded {counts['loaded']}, updated {counts['updated']}, already loaded {counts['unchanged']}, failed {len(failures)}"
-    click.echo(summary)
+    click.echo(summary(counts, len(failures)))
     return 1 if failures else 0

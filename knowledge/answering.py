@@ -22,6 +22,7 @@ def citation(article: Article, span: Span, *, max_chars: int, verified: bool = T
     return Citation(
         article_id=article.id, title=article.title, source=article.source, published=article.published,
         url=article.url, quote=article.text[span.start : span.end], start=span.start, end=span.end, verified=verified,
+        updated=article.updated,
     )
 
 
@@ -39,7 +40,7 @@ def refusal(passages: Sequence[Passage], *, note: str = "", mode: str = "extract
     return Answer(text=text, answerable=False, mode=mode, citations=(), note=note, passages=tuple(passages))
 
 
-def pick_supports(supports: Sequence[Support], max_quotes: int, margin: float = 0.12) -> list[Support]:
+def pick_supports(supports: Sequence[Support], max_quotes: int, margin: float = 0.3) -> list[Support]:
     """The best supporting sentence and any others nearly as good, at most one per sentence."""
     if not supports or not supports[0].supports:
         return []

@@ -15,14 +15,15 @@ from pathlib import Path
 
 from .answering import extractive_answer, refusal
 from .chunking import chunk_article
-from .embeddings import Embedder, MiniLMOnnx, OpenAIEmbedder
-from .errors import InputError, LimitError
+from .dedup import as_revision, find_duplicate
+from .embeddings import Embedder, MiniLMOnnx, OpenAIEmbedder, pool_chunks
+from .errors import InputError, KnowledgeError, LimitError
 from .lexical import LexicalIndex
 from .llm import LLMAnswerer, LLMConfig, ModelFailure
 from .loading import SUPPORTED_SUFFIXES, load_file
 from .models import GLOBAL_SCOPE, Answer, Article, Passage
 from .retrieval import Retriever, SearchFilter
-from .store import ArticleStore
+from .store import ArticleStore, with_outlet
 from .support import Support, analyse, idf_from, score_sentences
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class CoreConfig:
     llm: LLMConfig | None = None  # None: extractive answers only
     embedding_llm: LLMConfig | None = None  # credentials for OpenAI embeddings
     top_k: int = 8
+    retrieval: str = "hybrid"  # "hybrid", "dense" or "bm25" (the latter two for comparisons)
     chunk_words: int = 120
     max_quotes: int = 3
     max_quote_chars: int = 300
@@ -52,7 +54,7 @@ class CoreConfig:
 
 @dataclass(frozen=True)
 class IngestResult:
-    status: str  # "loaded", "updated", "unchanged"
+    status: str  # "loaded", "updated", "unchanged", "duplicate" (see KnowledgeBase.ingest)
     article: Article
 
 
@@ -90,21 +92,41 @@ class KnowledgeBase:
     # -- loading ---------------------------------------------------------------------------
 
     def ingest(self, article: Article) -> IngestResult:
-        """Chunk, embed and store one article, all or nothing. Unchanged articles cost nothing."""
+        """Chunk, embed and store one article, all or nothing. The status says what happened:
+
+        - "loaded": a new article;
+        - "unchanged": this id and text are already stored (nothing is done);
+        - "updated": this id with new text: the new version replaces the old one in one step,
+          keeping its first publication date, with `updated` set (see `dedup.as_revision`);
+        - "duplicate": nearly the same text is already stored in this scope under another id
+          (the same wire story from another outlet): no copy is made, the outlet is added to
+          the stored article's `outlets`, and the result's article is that stored one.
+        """
         if len(article.text) > self.config.max_article_chars:
             raise LimitError(f"“{article.title}” has {len(article.text):,} characters; the limit is {self.config.max_article_chars:,} (MAX_ARTICLE_CHARS).")
         existing = self.store.committed().get(article.id)
         if existing is not None and existing.version == article.version and existing.scope == article.scope:
             return IngestResult("unchanged", existing)
-        if existing is None and article.scope != GLOBAL_SCOPE:
-            count = sum(1 for a in self.store.committed().values() if a.scope == article.scope)
-            if count >= self.config.max_articles_per_scope:
-                raise LimitError(f"This server already has {count} articles, the most allowed (MAX_ARTICLES_PER_SERVER). Remove some first.")
+        if existing is not None:
+            article = as_revision(existing, article)
+        else:
+            twin = find_duplicate(self.store, article)
+            if twin is not None:
+                merged = with_outlet(twin, article.source)
+                if merged is not twin:
+                    self.store.update_metadata(merged)
+                return IngestResult("duplicate", merged)
+            if article.scope != GLOBAL_SCOPE:
+                count = sum(1 for a in self.store.committed().values() if a.scope == article.scope)
+                if count >= self.config.max_articles_per_scope:
+                    raise LimitError(f"This server already has {count:,} article{'s' * (count != 1)}, the most allowed (MAX_ARTICLES_PER_SERVER). Remove some first.")
         chunks, sentences = chunk_article(article.id, article.text, max_words=self.config.chunk_words)
         if not chunks:
             raise InputError(f"“{article.title}” has no sentences to index.")
-        vectors = self.embedder.embed_documents([f"{article.title}\n{c.text}" for c in chunks])
-        status = self.store.put(article, chunks, sentences, vectors)
+        sentence_vectors = self.embedder.embed_documents([article.text[s.start : s.end] for s in sentences])
+        members = [[i for i, s in enumerate(sentences) if c.start <= s.start and s.end <= c.end] for c in chunks]
+        vectors = pool_chunks(members, sentence_vectors)
+        status = self.store.put(article, chunks, sentences, vectors, sentence_vectors)
         return IngestResult(status, article)
 
     def ingest_files(self, paths: Iterable[str | Path], scope: str = GLOBAL_SCOPE) -> list[IngestResult]:
@@ -117,7 +139,12 @@ class KnowledgeBase:
         folder = Path(folder)
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
         tag = f"folder:{folder.name}/"
-        results = [self.ingest(replace(load_file(p), origin=tag + p.name)) for p in files]
+        results = []
+        for p in files:
+            try:
+                results.append(self.ingest(replace(load_file(p), origin=tag + p.name)))
+            except KnowledgeError as exc:  # one bad shipped file must not stop the bot starting
+                log.warning("skipped %s: %s", p, exc.reason)
         present = {tag + p.name for p in files}
         for a in self.store.list([GLOBAL_SCOPE]):
             if a.origin.startswith(tag) and a.origin not in present:
@@ -149,12 +176,14 @@ class KnowledgeBase:
             raise InputError("That does not look like a question.")
         return q
 
-    def retrieve(self, question: str, flt: SearchFilter | None = None, *, mode: str = "hybrid") -> Retrieved:
+    def retrieve(self, question: str, flt: SearchFilter | None = None, *, mode: str = "") -> Retrieved:
         """Passages for the question and each of their sentences' support, best first (blocking)."""
         question = self.check_question(question)
-        passages = self.retriever.search(question, self.config.top_k, flt, mode=mode)
+        qvec = self.embedder.embed_query(question)
+        passages = self.retriever.search(question, self.config.top_k, flt, mode=mode or self.config.retrieval, vector=qvec)
+        vectors = self.store.sentence_vectors([p.chunk for p in passages], [p.article.version for p in passages], len(qvec))
         idf = idf_from(self.lexical.df, max(1, len(self.lexical.chunks)))
-        supports = score_sentences(question, passages, idf, analyse(question))
+        supports = score_sentences(question, passages, idf, analyse(question), qvec=qvec, sentence_vectors=vectors)
         return Retrieved(passages, supports)
 
     async def ask(self, question: str, flt: SearchFilter | None = None, *, history: Sequence[tuple[str, str]] = ()) -> Answer:

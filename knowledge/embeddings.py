@@ -8,6 +8,7 @@ at most 256 tokens, mean pooling over real tokens, L2 normalisation.
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 from pathlib import Path
@@ -21,6 +22,27 @@ VOCAB_PATH = Path(__file__).parent / "vocab" / "minilm-l6-v2-vocab.txt"
 MAX_TOKENS = 256
 # Small batches of similar length: padding is the dominant cost on two cores.
 BATCH_TOKENS = 2048
+
+
+def pool_chunks(spans_per_chunk: list[list[int]], sentence_vectors: np.ndarray) -> np.ndarray:
+    """A chunk's vector: the normalised mean of its sentences' vectors (sentences are embedded
+    once each, so a chunk costs no extra model time and every sentence has its own vector)."""
+    out = np.zeros((len(spans_per_chunk), sentence_vectors.shape[1]), dtype=np.float32)
+    for row, idx in enumerate(spans_per_chunk):
+        v = sentence_vectors[idx].mean(axis=0)
+        out[row] = v / max(float(np.linalg.norm(v)), 1e-12)
+    return out
+
+
+def pack(vectors: np.ndarray) -> str:
+    """Vectors as base64 float16, small enough to ride in a chunk's metadata."""
+    return base64.b64encode(np.asarray(vectors, dtype=np.float16).tobytes()).decode("ascii")
+
+
+def unpack(text: str, dim: int) -> np.ndarray:
+    if not text:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.frombuffer(base64.b64decode(text), dtype=np.float16).astype(np.float32).reshape(-1, dim)
 
 
 class Embedder(Protocol):

@@ -25,3 +25,8 @@ class StoreError(KnowledgeError):
 
 class LimitError(KnowledgeError):
     """A configured limit (article size, articles per server) would be exceeded."""
+
+
+class FetchFailed(KnowledgeError):
+    """A web address or feed could not be fetched (refused, unreachable, too big) or held no
+    article; `reason` says which in one sentence."""

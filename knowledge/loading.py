@@ -32,10 +32,14 @@ def content_version(title: str, text: str) -> str:
     return hashlib.sha256(f"{title}\n\n{text}".encode()).hexdigest()[:16]
 
 
-def article_id(*, title: str, url: str = "", source: str = "", published: str = "", scope: str = GLOBAL_SCOPE) -> str:
+def article_id(*, title: str, url: str = "", source: str = "", published: str = "", scope: str = GLOBAL_SCOPE, origin: str = "") -> str:
     """A stable id: the same URL (or, without one, the same title, outlet and date) keeps its id
-    when the text changes, so a revised article replaces the old one instead of sitting beside it."""
+    when the text changes, so a revised article replaces the old one instead of sitting beside it.
+    Undated files without a URL also key on their file name (its folder and name), since
+    different stories can share a headline (the BBC corpus has 13 such pairs)."""
     key = url.strip() or f"{title.strip().lower()}|{source.strip().lower()}|{published}"
+    if not url.strip() and not published and origin and Path(origin).suffix:
+        key += "|" + "/".join(Path(origin).parts[-2:])
     digest = hashlib.sha256(f"{scope}|{key}".encode()).hexdigest()[:10]
     return f"{slugify(title, 40)}-{digest}"
 
@@ -81,7 +85,7 @@ def build_article(
     )
     return replace(
         art,
-        id=article_id(title=title, url=art.url, source=art.source, published=art.published, scope=scope),
+        id=article_id(title=title, url=art.url, source=art.source, published=art.published, scope=scope, origin=origin),
         outlets=(art.source,) if art.source else (),
     )
 
@@ -96,12 +100,14 @@ def decode_text(data: bytes, name: str = "file") -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
-    from charset_normalizer import from_bytes
+    from .extraction import ExtractionError, decode_bytes
 
-    best = from_bytes(data).best()
-    if best is None:
-        raise InputError(f"{name} is not text in any encoding I can read.")
-    return str(best)
+    # The web's decoder: a Latin-1 / cp1252 file with one "£" is read as such, not as a CJK
+    # codec a detector guesses from so few high bytes.
+    try:
+        return decode_bytes(data)
+    except ExtractionError as exc:
+        raise InputError(f"{name} is not text in any encoding I can read.") from exc
 
 
 def parse_markdown(text: str, *, origin: str, scope: str) -> Article:
@@ -127,10 +133,13 @@ def parse_plain(text: str, *, origin: str, scope: str, **overrides: object) -> A
     nothing else names one (the BBC corpus's layout)."""
     clean = clean_pasted(text)
     body, title = clean.body, clean.title
-    if not title:
-        first, _, rest = body.partition("\n\n")
-        if rest and len(first) <= 200:
-            title, body = first, rest
+    given = " ".join(str(overrides.get("title") or "").split())
+    first, _, rest = body.partition("\n\n")
+    if given:
+        if rest and first == given:  # the headline repeated above the body
+            body = rest
+    elif not title and rest and len(first) <= 200:
+        title, body = first, rest
     fields = {"source": clean.source, "published": clean.published, "editor": clean.editor}
     fields.update({k: v for k, v in overrides.items() if v})
     title = str(overrides.get("title") or title)

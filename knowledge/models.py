@@ -78,6 +78,7 @@ class Citation:
     start: int
     end: int
     verified: bool
+    updated: str = ""  # when the article was last revised (YYYY-MM-DD), "" if never or unknown
 
     def to_dict(self) -> dict:
         return {
@@ -90,6 +91,7 @@ class Citation:
             "start": self.start,
             "end": self.end,
             "verified": self.verified,
+            "updated": self.updated,
         }
 
 

@@ -57,18 +57,20 @@ class Retriever:
         self.lexical = lexical
         self.depth = depth
 
-    def dense(self, question: str, k: int, flt: SearchFilter) -> list[tuple[StoredChunk, float]]:
-        vec = self.embedder.embed_query(question)
+    def dense(self, question: str, k: int, flt: SearchFilter, vector: np.ndarray | None = None) -> list[tuple[StoredChunk, float]]:
+        vec = self.embedder.embed_query(question) if vector is None else vector
         return self.store.dense_search(vec, k, where=flt.chroma_where())
 
     def bm25(self, question: str, k: int, flt: SearchFilter) -> list[tuple[StoredChunk, float]]:
         self.lexical.ensure_current()
         return self.lexical.search(question, k, flt.mask(self.lexical))
 
-    def search(self, question: str, k: int = 8, flt: SearchFilter | None = None, *, mode: str = "hybrid") -> list[Passage]:
-        """The `k` best passages for `question`, best first. `mode`: hybrid, dense or bm25."""
+    def search(self, question: str, k: int = 8, flt: SearchFilter | None = None, *, mode: str = "hybrid",
+               vector: np.ndarray | None = None) -> list[Passage]:
+        """The `k` best passages for `question`, best first. `mode`: hybrid, dense or bm25;
+        `vector`: the question's embedding, if the caller already has it."""
         flt = flt or SearchFilter()
-        dense = self.dense(question, self.depth, flt) if mode in ("hybrid", "dense") else []
+        dense = self.dense(question, self.depth, flt, vector) if mode in ("hybrid", "dense") else []
         lexical = self.bm25(question, self.depth, flt) if mode in ("hybrid", "bm25") else []
         return self.fuse(dense, lexical, k)
 

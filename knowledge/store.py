@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .embeddings import pack, unpack
 from .errors import NotFoundError, StoreError
 from .models import Article, Chunk, Span
 
@@ -123,6 +124,14 @@ class ArticleStore:
             raise StoreError(f"Cannot reach the Chroma server at {host}:{port} ({exc.__class__.__name__}). Is `chroma run` up, and are CHROMA_HOST / CHROMA_PORT right?") from exc
         return cls(client, model_name, where=f"{host}:{port}", **kw)
 
+    def records(self, name: str):
+        """A Chroma collection for small records beside the articles (e.g. feed subscriptions),
+        in the same embedded folder or server; records carry a dummy 1-d embedding."""
+        try:
+            return self._client.get_or_create_collection(name, embedding_function=None)
+        except Exception as exc:
+            raise StoreError(f"Cannot open the {name} records in the article store ({exc.__class__.__name__}).") from exc
+
     # -- reading ---------------------------------------------------------------------------
 
     def committed(self) -> dict[str, Article]:
@@ -178,6 +187,15 @@ class ArticleStore:
                 return
             offset += _PAGE
 
+    def sentence_vectors(self, chunks: list[Chunk], versions: list[str], dim: int) -> list[np.ndarray | None]:
+        """The stored sentence vectors of these chunks (None where a chunk has none)."""
+        ids = [f"{c.article_id}#{v}#{c.index}" for c, v in zip(chunks, versions, strict=True)]
+        if not ids:
+            return []
+        got = self._chunks.get(ids=ids, include=["metadatas"])
+        by_id = {i: (m or {}).get("svec", "") for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+        return [unpack(by_id[i], dim) if by_id.get(i) else None for i in ids]
+
     def dense_search(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[StoredChunk, float]]:
         """The `k` nearest visible chunks with their cosine distance, nearest first."""
         n = self._chunks.count()
@@ -196,21 +214,26 @@ class ArticleStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def put(self, article: Article, chunks: list[Chunk], sentences: list[Span], vectors: np.ndarray) -> str:
-        """Store an article all-or-nothing; returns "loaded", "updated" or "unchanged"."""
+    def put(self, article: Article, chunks: list[Chunk], sentences: list[Span], vectors: np.ndarray,
+            sentence_vectors: np.ndarray | None = None) -> str:
+        """Store an article all-or-nothing; returns "loaded", "updated" or "unchanged".
+
+        `sentence_vectors` (one row per sentence span) ride along in each chunk's metadata."""
         with self._lock:
             old = self.committed().get(article.id)
             if old is not None and old.version == article.version and old.scope == article.scope:
                 return "unchanged"
             ids, docs, metas = [], [], []
             for c in chunks:
-                spans = ";".join(f"{s.start - c.start},{s.end - c.start}" for s in sentences if s.start >= c.start and s.end <= c.end)
+                inside = [i for i, s in enumerate(sentences) if s.start >= c.start and s.end <= c.end]
+                spans = ";".join(f"{sentences[i].start - c.start},{sentences[i].end - c.start}" for i in inside)
                 ids.append(f"{article.id}#{article.version}#{c.index}")
                 docs.append(c.text)
                 metas.append({
                     "article_id": article.id, "version": article.version, "index": c.index,
                     "start": c.start, "end": c.end, "sentences": spans, "scope": article.scope,
                     "source": article.source, "published_n": date_number(article.published),
+                    "svec": pack(sentence_vectors[inside]) if sentence_vectors is not None else "",
                 })
             try:
                 # An intent record first, so a start after a crash knows what to clean up.

@@ -8,19 +8,12 @@ import re
 _WORD = re.compile(r"[A-Za-z0-9\u00c0-\u024f]+(?:['’.,][A-Za-z0-9\u00c0-\u024f]+)*")
 
 STOPWORDS = frozenset(
-    """a an and are as at be been being but by can could did do does doing done for from had has have
-    having he her hers him his how i if in into is it its itself me my no nor not of on or our ours
-    out over own she should so some such than that the their theirs them then there these they this
-    those through to too under until up very was we were what when where which while who whom whose
-    why will with would you your yours also just about after again against all any because before
-    between both during each few further here more most other same only once off""".split()
+    ["a", "an", "and", "are", "as", "at", "be", "been", "being", "but", "by", "can", "could", "did", "do", "does", "doing", "done", "for", "from", "had", "has", "have", "having", "he", "her", "hers", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "me", "my", "no", "nor", "not", "of", "on", "or", "our", "ours", "out", "over", "own", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "whose", "why", "will", "with", "would", "you", "your", "yours", "also", "just", "about", "after", "again", "against", "all", "any", "because", "before", "between", "both", "during", "each", "few", "further", "here", "more", "most", "other", "same", "only", "once", "off"]
 )
 
 # Words that shape a question but are not what it is about.
 QUESTION_WORDS = frozenset(
-    """according article articles report reported reports say said says tell told mention mentioned
-    describe described name named give given state stated per eventually finally actually exactly
-    many much kind type sort one ones happen happened quoted quote loaded news story""".split()
+    ["according", "article", "articles", "report", "reported", "reports", "say", "said", "says", "tell", "told", "mention", "mentioned", "describe", "described", "name", "named", "give", "given", "state", "stated", "per", "eventually", "finally", "actually", "exactly", "many", "much", "kind", "type", "sort", "one", "ones", "happen", "happened", "quoted", "quote", "loaded", "news", "story"]
 )
 
 

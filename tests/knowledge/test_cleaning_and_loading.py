@@ -85,3 +85,12 @@ def test_missing_file_and_folder_are_clear(tmp_path):
         load_file(tmp_path / "nope.txt")
     with pytest.raises(InputError, match="folder"):
         load_file(tmp_path)
+
+
+def test_a_given_title_keeps_the_first_paragraph_unless_it_repeats_the_title():
+    from knowledge.loading import parse_plain
+
+    a = parse_plain("First paragraph of the story.\n\nSecond one.", origin="pasted", scope="1", title="Given title")
+    assert a.title == "Given title" and a.text.startswith("First paragraph")
+    b = parse_plain("Given title\n\nFirst paragraph of the story.", origin="pasted", scope="1", title="Given title")
+    assert b.text == "First paragraph of the story."

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from knowledge.chunking import split_sentences
-from knowledge.quotes import locate, trim
 from knowledge.models import Span
+from knowledge.quotes import locate, trim
 
 TEXT = (
     "Guo described the US AI policy as a \"stumbling block\" to other countries, which contradicts "

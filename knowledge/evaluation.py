@@ -1,0 +1,123 @@
+"""Evaluating a knowledge base on a file of questions with known answers.
+
+The file is JSON Lines, one question per line, in the format of the BBC dev set:
+``{"id", "question", "answerable": true, "article", "answer", "evidence"}`` for answerable
+questions (``article`` names the article by id, URL, or the end of the path it was loaded from;
+``answer`` is text the answer must contain) and ``{"id", "question", "answerable": false}`` for
+questions the articles cannot answer. Every question goes through the same path a Discord
+question takes (`KnowledgeBase.ask`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .base import KnowledgeBase
+from .errors import InputError, NotFoundError
+from .models import Answer, Article
+from .retrieval import SearchFilter
+
+
+@dataclass
+class QuestionResult:
+    id: str
+    question: str
+    answerable: bool
+    answered: bool
+    article: str  # the reference to the right article, if the file names one
+    rank: int | None  # rank of the right article among retrieved passages (1-based), if named
+    correct: bool | None  # expected answer text in the answer (answerable questions)
+    quotes: int
+    quotes_verified: int
+    seconds: float
+    answer: str
+
+
+@dataclass
+class Report:
+    results: list[QuestionResult] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        r = self.results
+        ranked = [x for x in r if x.answerable and x.article]
+        pos = [x for x in r if x.answerable]
+        neg = [x for x in r if not x.answerable]
+        quotes = sum(x.quotes for x in r)
+        secs = sorted(x.seconds for x in r)
+
+        def share(n: int, d: int) -> float | None:
+            return round(n / d, 4) if d else None
+
+        return {
+            "questions": len(r),
+            "answerable": len(pos),
+            "unanswerable": len(neg),
+            "hit@1": share(sum(1 for x in ranked if x.rank == 1), len(ranked)),
+            "hit@5": share(sum(1 for x in ranked if x.rank is not None and x.rank <= 5), len(ranked)),
+            "mrr@10": round(sum(1 / x.rank for x in ranked if x.rank and x.rank <= 10) / len(ranked), 4) if ranked else None,
+            "answer_accuracy": share(sum(1 for x in pos if x.correct), len(pos)),
+            "quote_verification": share(sum(x.quotes_verified for x in r), quotes),
+            "refusal_accuracy": share(sum(1 for x in neg if not x.answered), len(neg)),
+            "wrongful_refusals": share(sum(1 for x in pos if not x.answered), len(pos)),
+            "latency_ms_p50": round(statistics.median(secs) * 1000, 1) if secs else None,
+            "latency_ms_p95": round(secs[min(len(secs) - 1, int(0.95 * len(secs)))] * 1000, 1) if secs else None,
+        }
+
+    def to_json(self) -> dict:
+        return {"summary": self.summary(), "results": [asdict(x) for x in self.results]}
+
+
+def load_questions(path: str | Path) -> list[dict]:
+    out = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            q = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}, line {n}: not valid JSON.") from exc
+        if not isinstance(q, dict) or not isinstance(q.get("question"), str):
+            raise InputError(f"{path}, line {n}: each line needs a \"question\".")
+        out.append(q)
+    return out
+
+
+def matches(article: Article, ref: str) -> bool:
+    ref = ref.strip()
+    return bool(ref) and (article.id == ref or article.url == ref or article.origin.replace("\\", "/").endswith("/" + ref.lstrip("/")) or article.origin == ref)
+
+
+def verified_quotes(kb: KnowledgeBase, answer: Answer) -> int:
+    ok = 0
+    for c in answer.citations:
+        with contextlib.suppress(NotFoundError):  # a citation of an article that is gone is unverified
+            ok += int(c.verified and kb.get(c.article_id).text[c.start : c.end] == c.quote)
+    return ok
+
+
+async def evaluate(kb: KnowledgeBase, questions: list[dict], flt: SearchFilter | None = None) -> Report:
+    report = Report()
+    for q in questions:
+        started = time.perf_counter()
+        answer = await kb.ask(q["question"], flt)
+        seconds = time.perf_counter() - started
+        ref = str(q.get("article", "") or "")
+        rank = None
+        if ref:
+            ranked = kb.retriever.search(kb.check_question(q["question"]), 10, flt, mode=kb.config.retrieval)
+            rank = next((i for i, p in enumerate(ranked, start=1) if matches(p.article, ref)), None)
+        expected = str(q.get("answer", "") or "")
+        answerable = bool(q.get("answerable", True))
+        report.results.append(QuestionResult(
+            id=str(q.get("id", len(report.results) + 1)), question=q["question"], answerable=answerable,
+            answered=answer.answerable, article=ref, rank=rank,
+            correct=(expected.lower() in answer.text.lower()) if answerable and expected else None,
+            quotes=len(answer.citations), quotes_verified=verified_quotes(kb, answer), seconds=seconds,
+            answer=answer.text,
+        ))
+    return report

@@ -1,0 +1,141 @@
+"""Feeds: subscriptions in the store, conditional polls, new items only, backoff for broken
+feeds and items, against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge import InputError, LimitError, NotFoundError
+from knowledge.feeds import DEFAULT_INTERVAL, MAX_ITEM_ATTEMPTS, FeedRegistry, backoff
+from knowledge.store import ArticleStore
+from tests.loopback_site import LOOPBACK, rss
+from tests.newspages import bbc_available, build_page, load_story
+
+pytestmark = pytest.mark.skipif(not bbc_available(), reason="BBC corpus folder is missing")
+T0 = 1_700_000_000.0
+
+
+def _publish(site, n: int) -> tuple[str, str]:
+    story = load_story("tech", n)
+    return story.headline, site.put(f"/news/{n}", build_page(story).html)
+
+
+def _poll(reg, kb, now):
+    return reg.poll_due(kb, now=now, allow_hosts=LOOPBACK, timeout=10)
+
+
+def test_subscriptions_are_kept_per_scope_in_the_store(make_kb):
+    kb = make_kb()
+    reg = FeedRegistry(kb.store, max_per_scope=2)
+    a = reg.add("https://a.example/feed.xml", "111", now=T0)
+    reg.add("https://b.example/rss", "111", now=T0 + 1)
+    reg.add("https://a.example/feed.xml", "222", now=T0)
+    with pytest.raises(InputError, match="followed already"):
+        reg.add(" https://a.example/feed.xml ", "111")
+    with pytest.raises(LimitError, match="MAX_FEEDS_PER_SERVER"):
+        reg.add("https://c.example/rss", "111")
+    with pytest.raises(InputError, match="http"):
+        reg.add("file:///etc/passwd", "111")
+    assert [f.url for f in reg.list("111")] == ["https://a.example/feed.xml", "https://b.example/rss"]
+    # Another registry on a reopened store sees the same feeds: they live in Chroma.
+    again = FeedRegistry(ArticleStore.open_local(kb.config.chroma_path, kb.embedder.name))
+    assert {f.id for f in again.list()} == {f.id for f in reg.list()} and len(again.list()) == 3
+    assert again.remove(a.id, "111").url == a.url
+    assert again.remove("https://b.example/rss", "111").id != a.id
+    with pytest.raises(NotFoundError):
+        again.remove(a.id, "111")
+    assert [f.scope for f in reg.list()] == ["222"]
+
+
+@pytest.mark.server
+def test_a_feed_that_gains_an_item_loads_only_the_new_one(site, make_kb):
+    kb = make_kb()
+    items = [(*_publish(site, n), f"2005-02-0{n}") for n in (2, 1)]
+    feed_url = site.put("/feed.xml", rss("Tech Wire", items), "application/rss+xml", etag='"v1"')
+    reg = FeedRegistry(kb.store)
+    feed = reg.add(feed_url, "555", now=T0)
+
+    [first] = _poll(reg, kb, T0)
+    assert first.status == "ok" and first.feed.title == "Tech Wire"
+    assert sorted(i.status for i in first.items) == ["loaded", "loaded"]
+    assert {a.title for a in kb.list(["555"])} == {t for t, _, _ in items}
+    assert first.feed.etag == '"v1"' and first.feed.next_poll == T0 + DEFAULT_INTERVAL
+
+    assert _poll(reg, kb, T0 + 600) == []  # not due yet
+    t1 = T0 + DEFAULT_INTERVAL
+    [unchanged] = _poll(reg, kb, t1)
+    assert unchanged.status == "not-modified" and unchanged.items == ()
+    assert site.hits("/feed.xml")[-1]["if-none-match"] == '"v1"'
+    assert len(site.hits("/news/1")) == len(site.hits("/news/2")) == 1
+
+    new = (*_publish(site, 3), "2005-02-03")
+    site.put("/feed.xml", rss("Tech Wire", [new, *items]), "application/rss+xml", etag='"v2"')
+    [gained] = _poll(reg, kb, t1 + DEFAULT_INTERVAL)
+    assert [(i.link, i.status) for i in gained.items] == [(new[1], "loaded")]
+    assert len(site.hits("/news/1")) == 1 and len(site.hits("/news/3")) == 1
+    assert gained.feed.etag == '"v2"' and len(kb.list(["555"])) == 3
+    assert reg.get(feed.id).seen == gained.feed.seen and len(gained.feed.seen) == 3
+
+
+@pytest.mark.server
+@pytest.mark.parametrize(
+    ("body", "ctype", "status", "needle"),
+    [
+        ("<html>no such feed</html>", "text/html", 404, "404"),
+        ("this is not XML at all", "text/plain", 200, "not an RSS or Atom feed"),
+        ("<html><body><p>A web page, not a feed.</p></body></html>", "text/html", 200, "not an RSS or Atom feed"),
+    ],
+)
+def test_a_broken_feed_is_reported_and_backs_off(site, make_kb, body, ctype, status, needle):
+    kb = make_kb()
+    reg = FeedRegistry(kb.store)
+    reg.add(site.put("/feed", body, ctype, status=status), now=T0)
+    [p] = _poll(reg, kb, T0)
+    assert p.status == "failed" and needle in p.error and p.feed.failures == 1
+    assert p.feed.next_poll == T0 + backoff(1) > T0 + DEFAULT_INTERVAL - 1
+    assert _poll(reg, kb, T0 + 60) == [] and len(site.hits("/feed")) == 1  # not retried at once
+    [p2] = _poll(reg, kb, p.feed.next_poll)
+    assert p2.feed.failures == 2 and p2.feed.next_poll - p.feed.next_poll == backoff(2) == 2 * backoff(1)
+    assert reg.list()[0].last_error == p2.error
+    assert backoff(30) == 24 * 3600  # capped at a day
+
+
+@pytest.mark.server
+def test_feedparser_is_never_handed_an_address_to_fetch(site, make_kb):
+    kb = make_kb()
+    secret = site.put("/secret", "top secret")
+    reg = FeedRegistry(kb.store)
+    reg.add(site.put("/feed", secret, "application/xml"), now=T0)
+    [p] = _poll(reg, kb, T0)
+    assert p.status == "failed" and site.hits("/secret") == []
+
+
+@pytest.mark.server
+def test_an_item_whose_page_fails_is_retried_on_later_polls_then_given_up(site, make_kb):
+    kb = make_kb()
+    good = (*_publish(site, 5), "2005-03-01")
+    broken = ("Gone", site.url("/news/missing"), "2005-03-02")
+    site.put("/feed", rss("Wire", [broken, good]), "application/rss+xml", etag='"x"')
+    reg = FeedRegistry(kb.store)
+    reg.add(site.url("/feed"), now=T0)
+    now = T0
+    for attempt in range(1, MAX_ITEM_ATTEMPTS + 1):
+        [p] = _poll(reg, kb, now)
+        failed = [i for i in p.items if i.status == "failed"]
+        assert [i.link for i in failed] == [broken[1]] and "404" in failed[0].reason
+        assert failed[0].gave_up == (attempt == MAX_ITEM_ATTEMPTS)
+        assert len(site.hits("/news/missing")) == attempt  # once per poll, no tight loop
+        now = p.feed.next_poll
+    [p] = _poll(reg, kb, now)
+    assert p.items == () and len(site.hits("/news/missing")) == MAX_ITEM_ATTEMPTS
+    assert [a.title for a in kb.list()] == [good[0]] and p.feed.pending == {}
+
+
+@pytest.mark.server
+def test_feeds_live_on_a_chroma_server_too(chroma_server, embedder):
+    host, port = chroma_server
+    reg = FeedRegistry(ArticleStore.open_server(host, port, embedder.name))
+    feed = reg.add("https://a.example/rss", "9", now=T0)
+    assert [f.url for f in FeedRegistry(ArticleStore.open_server(host, port, embedder.name)).list("9")] == [feed.url]
+    reg.remove(feed.id, "9")
+    assert reg.list("9") == []
