@@ -1,0 +1,1 @@
+"""The bot's features, one extension per feature: asking, articles, and the answer buttons."""

@@ -1,0 +1,166 @@
+"""The answers the bot gave and the 👍/👎 people left on them, in one SQLite file.
+
+Each answer gets a short random id that its buttons carry in their custom_ids, so "Show quotes"
+and the votes keep working after a restart. Every public method is a coroutine that runs the
+SQLite work in a worker thread (one connection, guarded by a lock), so the gateway never waits on
+the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from knowledge import Answer, Citation
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    guild_id INTEGER,
+    channel_id INTEGER,
+    user_id INTEGER,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    answerable INTEGER NOT NULL,
+    citations TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS votes (
+    answer_id TEXT NOT NULL REFERENCES answers(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL,
+    vote INTEGER NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (answer_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS answers_guild ON answers(guild_id, created);
+"""
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    id: str
+    created: float
+    guild_id: int | None
+    question: str
+    answer: str
+    mode: str
+    answerable: bool
+    citations: tuple[Citation, ...]
+
+
+@dataclass(frozen=True)
+class Vote:
+    answer_id: str
+    user_id: int
+    vote: int  # +1 or -1
+    created: float
+    question: str
+
+
+class FeedbackStore:
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False)
+        self._db.execute("PRAGMA foreign_keys = ON")
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.executescript(_SCHEMA)
+
+    @classmethod
+    async def open(cls, path: str | Path) -> FeedbackStore:
+        return await asyncio.to_thread(cls, path)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _run(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        with self._lock, self._db:
+            return self._db.execute(sql, params).fetchall()
+
+    # -- answers -----------------------------------------------------------------------------
+
+    async def record_answer(self, answer: Answer, *, question: str, guild_id: int | None, channel_id: int | None, user_id: int) -> str:
+        """Store an answer; returns its new short id (8 URL-safe characters)."""
+        answer_id = secrets.token_urlsafe(6)
+        cites = json.dumps([c.to_dict() for c in answer.citations], ensure_ascii=False)
+        await asyncio.to_thread(
+            self._run,
+            "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (answer_id, time.time(), guild_id, channel_id, user_id, question, answer.text, answer.mode, int(answer.answerable), cites),
+        )
+        return answer_id
+
+    async def get_answers(self, ids: Sequence[str]) -> dict[str, StoredAnswer]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = await asyncio.to_thread(
+            self._run,
+            f"SELECT id, created, guild_id, question, answer, mode, answerable, citations FROM answers WHERE id IN ({marks})",
+            tuple(ids),
+        )
+        return {r[0]: _answer_from(r) for r in rows}
+
+    async def get_answer(self, answer_id: str) -> StoredAnswer | None:
+        return (await self.get_answers([answer_id])).get(answer_id)
+
+    # -- votes -------------------------------------------------------------------------------
+
+    async def vote(self, answer_id: str, user_id: int, vote: int) -> bool:
+        """Record (or change) a user's vote on an answer; False if the answer is unknown."""
+        if vote not in (1, -1):
+            raise ValueError("vote must be +1 or -1")
+
+        def work() -> bool:
+            with self._lock, self._db:
+                if not self._db.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone():
+                    return False
+                self._db.execute(
+                    "INSERT INTO votes VALUES (?, ?, ?, ?) ON CONFLICT(answer_id, user_id) DO UPDATE SET vote = excluded.vote, created = excluded.created",
+                    (answer_id, user_id, vote, time.time()),
+                )
+                return True
+
+        return await asyncio.to_thread(work)
+
+    async def recent_votes(self, guild_id: int | None, limit: int = 20) -> list[Vote]:
+        """The newest votes on answers given in this server (None: in direct messages)."""
+        rows = await asyncio.to_thread(
+            self._run,
+            "SELECT v.answer_id, v.user_id, v.vote, v.created, a.question FROM votes v JOIN answers a ON a.id = v.answer_id "
+            "WHERE a.guild_id IS ? ORDER BY v.created DESC LIMIT ?",
+            (guild_id, limit),
+        )
+        return [Vote(*r) for r in rows]
+
+    async def totals(self, guild_id: int | None) -> tuple[int, int]:
+        """(👍 count, 👎 count) over every answer given in this server."""
+        rows = await asyncio.to_thread(
+            self._run,
+            "SELECT COALESCE(SUM(v.vote > 0), 0), COALESCE(SUM(v.vote < 0), 0) FROM votes v JOIN answers a ON a.id = v.answer_id WHERE a.guild_id IS ?",
+            (guild_id,),
+        )
+        return rows[0][0], rows[0][1]
+
+
+def _answer_from(row: tuple) -> StoredAnswer:
+    cites = tuple(Citation(**c) for c in json.loads(row[7]))
+    return StoredAnswer(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), cites)

@@ -1,0 +1,261 @@
+"""Asking through the real event path: /ask, mentions, thread follow-ups, limits and failures."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from bot.errors import APOLOGY
+from knowledge.loading import build_article
+from tests.bot.discord_standin import (
+    CALLBACK,
+    CHANNEL_MESSAGES,
+    EPHEMERAL,
+    FOLLOWUP,
+    WEBHOOK_MESSAGE,
+)
+from tests.bot.harness import QUESTION, custom_ids, llm_kb, make_guild, opt, running_bot, shared_kb
+from tests.openai_standin import delay, reply_json
+
+GUO_QUOTE = "Chinese Foreign Ministry spokesperson Guo Jiakun said at a regular press conference on Tuesday"
+
+
+@pytest.fixture
+async def h(tmp_path, embedder):
+    async with running_bot(shared_kb(embedder), tmp_path) as harness:
+        yield harness
+
+
+def add_article(kb, guild_id: int, title: str, text: str, *, published: str = "2025-02-01", source: str = "Test Times"):
+    return kb.ingest(build_article(title=title, text=text, scope=str(guild_id), source=source, published=published)).article
+
+
+def answer_id(request) -> str:
+    return custom_ids(request)[-1].rsplit(":", 1)[1]
+
+
+async def test_slash_ask_defers_then_sends_answer_with_verbatim_quote(h):
+    defer, follow = await h.ask(QUESTION)
+
+    assert defer.callback_type == 5  # "thinking…" first
+    assert h.standin.requests.index(defer) < h.standin.requests.index(follow)
+    embed = follow.embeds[0]
+    assert "Guo Jiakun" in embed["description"]
+    answer = await h.kb.ask(QUESTION)
+    seed = h.kb.get(answer.citations[0].article_id)
+    c = answer.citations[0]
+    field = embed["fields"][0]
+    assert field["name"] == f"[1] {seed.title} — Xinhua, 2025-01-14"
+    assert field["value"].startswith(f"“{seed.text[c.start:c.end]}”")
+    assert follow.allowed_mentions == {"parse": []}
+    assert custom_ids(follow) == [f"nb:q:{answer_id(follow)}", f"nb:v:u:{answer_id(follow)}", f"nb:v:d:{answer_id(follow)}"]
+
+
+async def test_mention_is_answered_with_a_reply(h):
+    msg = await h.standin.send_message(h.guild.id, h.channel_id, h.member, f"<@{h.bot.user.id}> {QUESTION}")
+
+    reply = await h.standin.wait_for_route("POST", CHANNEL_MESSAGES, timeout=10)
+    assert reply.json["message_reference"]["message_id"] == int(msg["id"])
+    assert "Guo Jiakun" in reply.embeds[0]["description"]
+    assert reply.allowed_mentions == {"parse": [], "replied_user": False}
+
+
+async def test_reply_to_an_answer_without_mention_is_answered(h):
+    await h.standin.send_message(h.guild.id, h.channel_id, h.member, f"<@{h.bot.user.id}> {QUESTION}")
+    answer = await h.standin.wait_for_route("POST", CHANNEL_MESSAGES, timeout=10)
+
+    mark = h.mark
+    msg = await h.standin.send_message(h.guild.id, h.channel_id, h.admin, "Who criticised the United States?",
+                                       reply_to=int(answer.response["id"]))
+    reply = await h.standin.wait_for_route("POST", CHANNEL_MESSAGES, timeout=10, since=mark)
+    assert reply.json["message_reference"]["message_id"] == int(msg["id"])
+    assert reply.embeds[0]["title"] == "Who criticised the United States?"
+
+
+async def test_message_without_mention_is_ignored(h):
+    await h.standin.send_message(h.guild.id, h.channel_id, h.member, QUESTION)
+    await h.ask("Who criticised the United States?")  # something the bot does answer, afterwards
+    assert not h.standin.find(lambda r: r.is_("POST", CHANNEL_MESSAGES))
+
+
+async def test_unanswerable_question_says_not_in_articles_with_list_hint(h):
+    _, follow = await h.ask("What will the weather be in Paris tomorrow?")
+
+    embed = follow.embeds[0]
+    assert "not in the loaded articles" in embed["description"]
+    assert "/articles list" in embed["description"]
+    assert "fields" not in embed
+    assert not any(i.startswith("nb:q:") for i in custom_ids(follow))  # nothing to show quotes of
+
+
+async def test_everyone_in_an_article_goes_out_with_no_mentions_allowed(h):
+    add_article(h.kb, h.guild.id, "Old Mill bridge to reopen",
+                "Mayor Lena Ortiz told @everyone at the town meeting that the Old Mill bridge will reopen on 3 March 2025.\n\n"
+                "Repairs to the bridge cost the town 2 million dollars.")
+
+    _, follow = await h.ask("When will the Old Mill bridge reopen?")
+
+    assert "@everyone" in json.dumps(follow.embeds)
+    assert follow.allowed_mentions == {"parse": []}
+    assert h.standin.messages[int(follow.response["id"])]["mention_everyone"] is False
+
+
+async def test_question_in_one_server_never_cites_another_servers_article(tmp_path, embedder):
+    a, b = make_guild("A"), make_guild("B")
+    async with running_bot(shared_kb(embedder), tmp_path, guilds=[a, b]) as h:
+        secret = add_article(h.kb, b.id, "Kelmar salt mine to close",
+                             "The Zorvath regional council voted on Monday to close the Kelmar salt mine by 2027.\n\n"
+                             "About 300 miners work at Kelmar.")
+        question = "When will the Kelmar salt mine close?"
+
+        _, in_a = await h.ask(question, guild=a)
+        _, in_b = await h.ask(question, guild=b)
+
+        cited_in_a = (await h.bot.feedback.get_answer(answer_id(in_a))).citations
+        cited_in_b = (await h.bot.feedback.get_answer(answer_id(in_b))).citations
+        assert secret.id not in {c.article_id for c in cited_in_a}
+        assert "Kelmar" not in json.dumps(in_a.embeds).replace(question, "")
+        assert secret.id in {c.article_id for c in cited_in_b}  # B does see its own article
+
+
+async def test_model_timeout_still_sends_a_quoted_answer_with_a_note(tmp_path, embedder, openai_standin):
+    openai_standin.script(delay(2, reply_json({"answerable": True, "answer": "late", "quotes": []})))
+    kb = llm_kb(shared_kb(embedder), openai_standin.base_url, timeout=0.3)
+    async with running_bot(kb, tmp_path) as h:
+        _, follow = await h.ask(QUESTION)
+    await kb.aclose()
+
+    embed = follow.embeds[0]
+    assert "Guo Jiakun" in embed["description"]
+    assert "took too long" in embed["footer"]["text"]
+    assert embed["fields"]  # the fallback still quotes its source
+    assert len(openai_standin.requests) == 1
+
+
+async def test_follow_up_in_thread_of_an_answer_sends_earlier_turns_as_history(tmp_path, embedder, openai_standin):
+    first = {"answerable": True, "answer": "Guo Jiakun.", "quotes": [{"passage": 1, "quote": GUO_QUOTE}]}
+    second = {"answerable": True, "answer": "He called AI a shared asset of all humanity.",
+              "quotes": [{"passage": 1, "quote": "AI is a shared asset of all humanity"}]}
+    openai_standin.script(reply_json(first), reply_json(second))
+    kb = llm_kb(shared_kb(embedder), openai_standin.base_url)
+    async with running_bot(kb, tmp_path) as h:
+        await h.standin.send_message(h.guild.id, h.channel_id, h.member, f"<@{h.bot.user.id}> {QUESTION}")
+        answer = await h.standin.wait_for_route("POST", CHANNEL_MESSAGES, timeout=10)
+        thread = await h.standin.create_thread(h.guild.id, h.channel_id, "follow-up", h.member,
+                                               thread_id=int(answer.response["id"]))
+        mark = h.mark
+        await h.standin.send_message(h.guild.id, int(thread["id"]), h.member, "What did he say about AI?")
+        follow = await h.standin.wait_for(lambda r: r.is_("POST", CHANNEL_MESSAGES) and r.params["channel_id"] == thread["id"],
+                                          timeout=10, since=mark)
+    await kb.aclose()
+
+    assert "shared asset" in follow.embeds[0]["description"]
+    messages = openai_standin.requests[1].json["messages"]
+    assert {"role": "user", "content": QUESTION} in messages
+    assert {"role": "assistant", "content": "Guo Jiakun."} in messages
+    assert messages[-1]["content"].endswith("Question: What did he say about AI?")
+
+
+async def test_second_question_within_cooldown_is_refused_ephemerally(tmp_path, embedder):
+    async with running_bot(shared_kb(embedder), tmp_path, ask_cooldown_seconds=60) as h:
+        await h.ask(QUESTION, user=h.member)
+        payload = await h.slash("ask", [opt("question", "Who is Guo Jiakun?")], user=h.member)
+        refusal = await h.callback(payload)
+        other_user = await h.ask(QUESTION, user=h.admin)  # the cooldown is per user
+
+    assert refusal.callback_type == 4
+    assert refusal.flags & EPHEMERAL
+    assert "try again in 60 s" in refusal.content
+    assert other_user[0].callback_type == 5
+
+
+async def test_question_beyond_the_in_flight_cap_is_told_to_retry(tmp_path, embedder, openai_standin):
+    openai_standin.script(delay(0.6, reply_json({"answerable": True, "answer": "Guo Jiakun.",
+                                                 "quotes": [{"passage": 1, "quote": GUO_QUOTE}]})))
+    kb = llm_kb(shared_kb(embedder), openai_standin.base_url)
+    async with running_bot(kb, tmp_path, max_questions_in_flight=1) as h:
+        slow = await h.slash("ask", [opt("question", QUESTION)], user=h.admin)
+        assert (await h.callback(slow)).callback_type == 5
+        busy = await h.callback(await h.slash("ask", [opt("question", QUESTION)], user=h.member))
+        done = await h.followup(slow)
+    await kb.aclose()
+
+    assert busy.callback_type == 4 and busy.flags & EPHEMERAL
+    assert "busy" in busy.content and "try again in" in busy.content
+    assert "Guo Jiakun" in done.embeds[0]["description"]
+
+
+async def test_unexpected_error_gets_an_apology_and_a_logged_traceback(h, caplog):
+    async def broken(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    h.bot.get_cog("Ask").asker.answer = broken
+    payload = await h.slash("ask", [opt("question", QUESTION)])
+    await h.callback(payload)
+    said = await h.followup(payload)
+
+    assert said.content == APOLOGY and said.flags & EPHEMERAL
+    deleted = h.standin.find(lambda r: r.method == "DELETE" and r.route == WEBHOOK_MESSAGE)
+    assert deleted, "the public 'thinking…' message is removed"
+    assert not h.standin.find(lambda r: "secret internals" in json.dumps(r.json))
+    logged = [r for r in caplog.records if r.levelno == logging.ERROR and r.exc_info]
+    assert logged and "secret internals" in str(logged[0].exc_info[1])
+
+
+async def test_show_quotes_button_shows_the_quote_in_context_privately(h):
+    _, follow = await h.ask(QUESTION)
+    aid = answer_id(follow)
+
+    mark = h.mark
+    click = await h.click(f"nb:q:{aid}", int(follow.response["id"]), user=h.member)
+    ack = await h.callback(click)
+    shown = await h.followup(click, since=mark)
+
+    assert ack.callback_type == 5 and ack.flags & EPHEMERAL
+    description = shown.embeds[0]["description"]
+    assert "**China firmly opposes US restrictions" in description
+    assert "Guo Jiakun said at a regular press conference on Tuesday.**" in description
+    assert "The restrictions further tighten" in description  # context after the quote
+    assert "quote checked" in shown.embeds[0]["footer"]["text"]
+
+
+async def test_votes_are_recorded_and_listed_to_admins(h):
+    _, follow = await h.ask(QUESTION)
+    aid = answer_id(follow)
+
+    thanks = await h.callback(await h.click(f"nb:v:d:{aid}", int(follow.response["id"]), user=h.member))
+    listing = await h.callback(await h.slash("articles feedback", user=h.admin))
+
+    assert thanks.flags & EPHEMERAL and "👎" in thanks.content
+    embed = listing.embeds[0]
+    assert embed["title"] == "Feedback: 0 👍, 1 👎"
+    assert QUESTION in embed["description"]
+
+
+async def test_latest_question_cites_the_newest_article_first(h):
+    add_article(h.kb, h.guild.id, "Harbor tunnel toll set", "The latest Harbor tunnel toll is 4 dollars per car.", published="2023-05-01")
+    add_article(h.kb, h.guild.id, "Harbor tunnel toll raised", "The Harbor tunnel toll is now 6 dollars per car.", published="2025-02-01")
+
+    _, follow = await h.ask("What is the latest Harbor tunnel toll?")
+
+    stored = await h.bot.feedback.get_answer(answer_id(follow))
+    assert stored.citations[0].published == "2025-02-01"
+
+
+@pytest.mark.parametrize("question", ["", "   ", "?!"])
+async def test_empty_question_is_refused_ephemerally(h, question):
+    refusal = await h.callback(await h.slash("ask", [opt("question", question)]))
+    assert refusal.callback_type == 4 and refusal.flags & EPHEMERAL
+    assert not h.standin.find(lambda r: r.route == FOLLOWUP)
+
+
+async def test_bad_since_date_is_refused_and_outlet_autocompletes(h):
+    refusal = await h.callback(await h.slash("ask", [opt("question", QUESTION), opt("since", "last week")]))
+    assert "YYYY-MM-DD" in refusal.content and refusal.flags & EPHEMERAL
+
+    auto = await h.standin.send_autocomplete(h.guild.id, h.channel_id, h.member, "ask", [
+        opt("question", QUESTION), {**opt("outlet", "xin"), "focused": True}])
+    choices = await h.standin.wait_for(lambda r: r.route == CALLBACK and r.params["interaction_id"] == auto["id"])
+    assert choices.json["data"]["choices"] == [{"name": "Xinhua", "value": "Xinhua"}]

@@ -1,0 +1,139 @@
+"""Rendering answers inside Discord's limits without ever cutting a quote."""
+
+from __future__ import annotations
+
+import discord
+import pytest
+
+from bot import rendering
+from bot.rendering import (
+    answer_embeds,
+    excerpt,
+    fit_lines,
+    pack,
+    quote_embed,
+    shorten,
+    source_field,
+)
+from knowledge import Answer, Citation
+from knowledge.loading import build_article
+
+
+def cite(n: int, quote_chars: int = 300, *, title_chars: int = 60, url: str = "https://news.example/a") -> Citation:
+    quote = (f"Quote {n} " + "word " * quote_chars)[:quote_chars].strip() + "."
+    return Citation(article_id=f"a{n}", title=("Headline " * 60)[:title_chars], source="Outlet", published="2025-01-14",
+                    url=url, quote=quote, start=0, end=len(quote), verified=True)
+
+
+def within_limits(embeds: list[discord.Embed]) -> None:
+    assert len(embeds) <= rendering.EMBEDS_PER_MESSAGE
+    assert sum(len(e) for e in embeds) <= rendering.EMBED_TOTAL
+    for e in embeds:
+        assert len(e.title or "") <= rendering.TITLE
+        assert len(e.description or "") <= rendering.DESCRIPTION
+        assert len(e.fields) <= rendering.FIELDS_PER_EMBED
+        assert len(e.footer.text or "") <= rendering.FOOTER
+        for f in e.fields:
+            assert len(f.name) <= rendering.FIELD_NAME and len(f.value) <= rendering.FIELD_VALUE
+
+
+def shown_quotes(embeds: list[discord.Embed]) -> list[str]:
+    return [f.value.split("”")[0].removeprefix("“") for e in embeds for f in e.fields]
+
+
+@pytest.mark.parametrize("count, quote_chars, title_chars", [(10, 1000, 300), (10, 999, 40), (40, 80, 250), (3, 300, 60)])
+def test_many_long_citations_stay_within_every_limit_and_no_quote_is_cut(count, quote_chars, title_chars):
+    cites = tuple(cite(n, quote_chars, title_chars=title_chars) for n in range(count))
+    answer = Answer(text="Short answer. " * 40, answerable=True, mode="llm", citations=cites, note="A note.")
+
+    out = answer_embeds(answer, question="Why? " * 300)
+
+    within_limits(out.embeds)
+    quotes = shown_quotes(out.embeds)
+    assert set(quotes) <= {c.quote for c in cites}  # each shown quote is a whole one
+    assert out.shown == len(quotes) and out.shown + out.dropped == count
+    if out.dropped:
+        assert f"{out.dropped} more source" in out.embeds[-1].footer.text
+
+
+def test_more_than_25_sources_continue_in_a_second_embed():
+    cites = tuple(cite(n, 40, title_chars=20) for n in range(30))
+    out = answer_embeds(Answer(text="Yes.", answerable=True, mode="llm", citations=cites), question="Q?")
+
+    assert [len(e.fields) for e in out.embeds] == [25, 5]
+    assert out.dropped == 0
+    within_limits(out.embeds)
+
+
+def test_a_quote_too_long_for_a_field_is_left_out_not_cut():
+    too_long = cite(1, 1100)
+    out = answer_embeds(Answer(text="Yes.", answerable=True, mode="llm", citations=(too_long, cite(2))), question="Q?")
+
+    assert shown_quotes(out.embeds) == [cite(2).quote]
+    assert out.dropped == 1
+    assert source_field(1, too_long) is None
+
+
+def test_long_extractive_text_is_cut_between_lines_only():
+    lines = [f"According to Outlet: “{'x' * 480} {n}.” [{n}]" for n in range(12)]
+    out = answer_embeds(Answer(text="\n".join(lines), answerable=True, mode="extractive"), question="Q?")
+
+    description = out.embeds[0].description
+    assert len(description) <= rendering.DESCRIPTION
+    kept = description.removesuffix("\n…").split("\n")
+    assert kept == lines[: len(kept)] and description.endswith("\n…")
+
+
+def test_link_is_added_only_when_it_fits():
+    name, value = source_field(1, cite(1, 200))
+    assert value.endswith("[Read the article](https://news.example/a)")
+    assert name == f"[1] {cite(1).title} — Outlet, 2025-01-14"
+    _, value = source_field(1, cite(1, 1000, url="https://news.example/" + "p" * 200))
+    assert "Read the article" not in value and len(value) <= rendering.FIELD_VALUE
+
+
+def test_not_found_answer_has_hint_and_no_fields():
+    out = answer_embeds(Answer(text="That is not in the loaded articles.", answerable=False, mode="extractive"), question="Q?")
+    assert out.embeds[0].description.endswith(rendering.NOT_FOUND_HINT)
+    assert not out.embeds[0].fields and out.embeds[0].footer.text is None
+
+
+def test_excerpt_bolds_the_quote_with_context_cut_at_words():
+    text = "First sentence here. " * 30 + "The quoted words stand here." + " Then more text follows." * 30
+    start = text.index("The quoted")
+    end = start + len("The quoted words stand here.")
+
+    out = excerpt(text, start, end, context=60)
+
+    assert "**The quoted words stand here.**" in out
+    assert out.startswith("…") and out.endswith("…")
+    before = out[1 : out.index("**")]
+    assert text[start - len(before) : start] == before and before.startswith("First")
+
+
+def test_quote_embed_says_when_the_article_no_longer_holds_the_quote():
+    art = build_article(title="T", text="The minister resigned on Friday. Nobody expected it.", scope="1")
+    c = Citation(art.id, "T", "", "", "", "The minister resigned on Friday.", 0, 32, True)
+    revised = build_article(title="T", text="The minister stayed on. Nobody expected it.", scope="1")
+
+    assert quote_embed(1, c, art).description.startswith("**The minister resigned on Friday.**")
+    assert "revised since" in quote_embed(1, c, revised).description
+    assert "removed since" in quote_embed(1, c, None).description
+
+
+def test_pack_respects_embeds_per_message_and_total_characters():
+    embeds = [discord.Embed(description="x" * 1000) for _ in range(25)]
+    messages = pack(embeds)
+    assert sum(len(m) for m in messages) == 25
+    assert all(len(m) <= 10 and sum(len(e) for e in m) <= 6000 for m in messages)
+
+
+@pytest.mark.parametrize("text, limit, expected", [
+    ("short", 10, "short"), ("several words in a row", 12, "several…"), ("x" * 20, 5, "xxxx…"),
+])
+def test_shorten_cuts_at_words(text, limit, expected):
+    assert shorten(text, limit) == expected
+
+
+def test_fit_lines_shortens_a_single_overlong_line():
+    assert len(fit_lines("word " * 2000, 100)) <= 100
