@@ -18,6 +18,7 @@ from knowledge import Answer, KnowledgeBase, KnowledgeError, SearchFilter
 from knowledge.models import GLOBAL_SCOPE
 
 from .feeds_command import feeds
+from .logs import quiet_libraries
 from .settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -25,8 +26,7 @@ log = logging.getLogger(__name__)
 
 def setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("chromadb", "httpx", "httpcore", "openai", "urllib3", "trafilatura", "discord.http"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_libraries()
 
 
 class App:
@@ -71,7 +71,8 @@ def render_answer(answer: Answer) -> str:
         for n, c in enumerate(answer.citations, start=1):
             meta = ", ".join(x for x in (c.source, c.published) if x)
             lines.append(f"[{n}] {c.title}" + (f" — {meta}" if meta else "") + ("" if c.verified else " (unverified)"))
-            lines.append(f"    “{c.quote}”")
+            if not (answer.mode == "extractive" and f"“{c.quote}" in answer.text):  # shown once
+                lines.append(f"    “{c.quote}”")
             if c.url:
                 lines.append(f"    {c.url}")
     return "\n".join(lines)

@@ -20,14 +20,12 @@ from knowledge import KnowledgeBase, KnowledgeError
 
 from .errors import NewsTree
 from .feedback import FeedbackStore
+from .logs import quiet_libraries
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("bot.cogs.feedback", "bot.cogs.ask", "bot.cogs.articles", "bot.cogs.feeds")
-NOISY_LOGGERS = ("chromadb", "httpx", "httpcore", "openai", "urllib3", "trafilatura", "discord.http", "discord.gateway")
-
-
 def intents_for(settings: Settings) -> discord.Intents:
     """Only what the bot uses: servers and channels, messages (mentions, DMs) and, if enabled,
     the privileged message content (needed to read follow-ups in threads that do not mention it)."""
@@ -123,8 +121,7 @@ def configure_logging(level: str) -> None:
     for handler in root.handlers[:]:
         root.removeHandler(handler)
     discord.utils.setup_logging(level=getattr(logging, level.upper()), root=True)
-    for name in NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_libraries()
 
 
 def run_bot(settings: Settings) -> None:

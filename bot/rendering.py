@@ -62,12 +62,14 @@ def fit_lines(text: str, limit: int) -> str:
     return "\n".join(kept) + "\n…" if kept else shorten(text.split("\n")[0], limit)
 
 
-def source_field(n: int, c: Citation) -> tuple[str, str] | None:
-    """(name, value) of source number `n`; None if its quote alone would not fit in a field."""
+def source_field(n: int, c: Citation, *, quoted_above: bool = False) -> tuple[str, str] | None:
+    """(name, value) of source number `n`; None if its quote alone would not fit in a field.
+    `quoted_above`: the answer text already holds the quote (extractive answers), so the field
+    points to it instead of showing it twice."""
     meta = ", ".join(x for x in (c.source, c.published) if x)
     tail = f" — {meta}" if meta else ""
     name = f"[{n}] " + shorten(c.title, FIELD_NAME - len(tail) - 5) + tail
-    value = f"“{c.quote}”"
+    value = "Quoted above." if quoted_above else f"“{c.quote}”"
     if not c.verified:
         value = "(not checked against the article) " + value
     if len(value) > FIELD_VALUE:
@@ -99,7 +101,7 @@ def answer_embeds(answer: Answer, *, question: str) -> RenderedAnswer:
     budget = EMBED_TOTAL - len(first) - len(" · ".join(footer)) - 80
     shown = dropped = 0
     for n, c in enumerate(answer.citations, start=1):
-        field = source_field(n, c)
+        field = source_field(n, c, quoted_above=answer.mode == "extractive" and f"“{c.quote}" in answer.text)
         if field is None or len(field[0]) + len(field[1]) > budget:
             dropped += 1
             continue

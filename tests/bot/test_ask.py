@@ -48,7 +48,8 @@ async def test_slash_ask_defers_then_sends_answer_with_verbatim_quote(h):
     c = answer.citations[0]
     field = embed["fields"][0]
     assert field["name"] == f"[1] {seed.title} — Xinhua, 2025-01-14"
-    assert field["value"].startswith(f"“{seed.text[c.start:c.end]}”")
+    assert f"“{seed.text[c.start:c.end]}" in embed["description"]  # the verbatim quote, shown once
+    assert field["value"].startswith("Quoted above.")
     assert follow.allowed_mentions == {"parse": []}
     assert custom_ids(follow) == [f"nb:q:{answer_id(follow)}", f"nb:v:u:{answer_id(follow)}", f"nb:v:d:{answer_id(follow)}"]
 
