@@ -120,14 +120,32 @@ class KnowledgeBase:
                 count = sum(1 for a in self.store.committed().values() if a.scope == article.scope)
                 if count >= self.config.max_articles_per_scope:
                     raise LimitError(f"This server already has {count:,} article{'s' * (count != 1)}, the most allowed (MAX_ARTICLES_PER_SERVER). Remove some first.")
+        return IngestResult(self._index(article), article)
+
+    def _index(self, article: Article, *, force: bool = False) -> str:
+        """Chunk and embed an article and write it to the store (the store's status)."""
         chunks, sentences = chunk_article(article.id, article.text, max_words=self.config.chunk_words)
         if not chunks:
             raise InputError(f"“{article.title}” has no sentences to index.")
         sentence_vectors = self.embedder.embed_documents([article.text[s.start : s.end] for s in sentences])
         members = [[i for i, s in enumerate(sentences) if c.start <= s.start and s.end <= c.end] for c in chunks]
         vectors = pool_chunks(members, sentence_vectors)
-        status = self.store.put(article, chunks, sentences, vectors, sentence_vectors)
-        return IngestResult(status, article)
+        return self.store.put(article, chunks, sentences, vectors, sentence_vectors, force=force)
+
+    def reindex_missing(self) -> int:
+        """Embed, with this embedding model, stored articles that have no chunks in its collection
+        (after switching EMBEDDING_BACKEND, vectors of the old model are never mixed in);
+        returns how many. Cheap when nothing is missing."""
+        committed = self.store.committed()
+        if self.store.chunk_count() >= len(committed):
+            return 0
+        have = self.store.articles_with_chunks()
+        missing = [a for a in committed.values() if a.id not in have]
+        for a in missing:
+            self._index(a, force=True)
+        if missing:
+            log.warning("indexed %d stored articles with the %s embedding model", len(missing), self.embedder.name)
+        return len(missing)
 
     def ingest_files(self, paths: Iterable[str | Path], scope: str = GLOBAL_SCOPE) -> list[IngestResult]:
         return [self.ingest(load_file(p, scope=scope)) for p in paths]
@@ -136,6 +154,7 @@ class KnowledgeBase:
         """Make the store match the article files in `folder` (the shipped articles by default):
         new and changed files are loaded, files taken away are removed; idempotent."""
         self.store.repair()
+        self.reindex_missing()
         folder = Path(folder)
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
         tag = f"folder:{folder.name}/"

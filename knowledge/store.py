@@ -207,6 +207,17 @@ class ArticleStore:
         by_id = {i: (m or {}).get("svec", "") for i, m in zip(got["ids"], got["metadatas"], strict=True)}
         return [unpack(by_id[i], dim) if by_id.get(i) else None for i in ids]
 
+    def articles_with_chunks(self) -> set[str]:
+        """Ids of the articles that have chunks in this model's collection."""
+        out: set[str] = set()
+        offset = 0
+        while True:
+            got = self._chunks.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            out.update(str((m or {}).get("article_id")) for m in got["metadatas"])
+            if len(got["ids"]) < _PAGE:
+                return out
+            offset += _PAGE
+
     def dense_search(self, vector: np.ndarray, k: int, where: dict | None = None,
                      admits: Callable[[Article], bool] | None = None) -> list[tuple[StoredChunk, float]]:
         """The `k` nearest visible chunks with their cosine distance, nearest first.
@@ -249,13 +260,13 @@ class ArticleStore:
     # -- writing ---------------------------------------------------------------------------
 
     def put(self, article: Article, chunks: list[Chunk], sentences: list[Span], vectors: np.ndarray,
-            sentence_vectors: np.ndarray | None = None) -> str:
+            sentence_vectors: np.ndarray | None = None, *, force: bool = False) -> str:
         """Store an article all-or-nothing; returns "loaded", "updated" or "unchanged".
 
         `sentence_vectors` (one row per sentence span) ride along in each chunk's metadata."""
         with self._lock:
             old = self.committed().get(article.id)
-            if old is not None and old.version == article.version and old.scope == article.scope:
+            if not force and old is not None and old.version == article.version and old.scope == article.scope:
                 return "unchanged"
             ids, docs, metas = [], [], []
             for c in chunks:
