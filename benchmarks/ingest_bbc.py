@@ -7,8 +7,18 @@ the time spent embedding, the statuses (the corpus repeats some stories, so a fe
 loaded", "updated" or "duplicate"), and peak memory (ru_maxrss of the child process that did the
 load, so the benchmark's own memory is not counted).
 
+Two baselines run in the same way, alternating with ours (`--rounds`; the order is reversed
+every other round):
+
+* chroma: the plainest Chroma path: the same chunks' texts (no sentence vectors, no length
+  sorting, no duplicate check) through `collection.add` in batches of 64, embedded by Chroma
+  calling its embedding function, which wraps the same int8 ONNX model;
+* model alone: the same chunks' texts embedded one at a time, no store (files read and chunked
+  before the clock starts): the most the model can give, what "≥ 0.9× model-alone" measures.
+
     python benchmarks/ingest_bbc.py              # the whole corpus (~10 min on 2 cores)
     python benchmarks/ingest_bbc.py --limit 300  # a quick run (a mix of all five categories)
+    python benchmarks/ingest_bbc.py --limit 300 --only newsbot   # ours alone
     python benchmarks/ingest_bbc.py --smoke      # 20 articles, for CI (ingest_bbc_smoke.json)
 
 `measure(files, worker=...)` is reusable: a baseline is another module-level worker function
@@ -24,6 +34,7 @@ import multiprocessing as mp
 import os
 import platform
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -84,6 +95,87 @@ def newsbot_worker(paths: list[str], store_dir: str, source: str) -> dict:
             "ms_per_article_last_tenth": round(1000 * sum(each[-tenth:]) / tenth, 1), **spent}
 
 
+def _chunk_texts(paths: list[str], source: str) -> list[tuple[str, list[str]]]:
+    """Each file's article id and chunk texts, chunked exactly as newsbot chunks."""
+    from knowledge.chunking import chunk_article
+    from knowledge.loading import load_file
+
+    out = []
+    for p in paths:
+        a = load_file(p, source=source)
+        out.append((a.id, [c.text for c in chunk_article(a.id, a.text)[0]]))
+    return out
+
+
+def chroma_worker(paths: list[str], store_dir: str, source: str) -> dict:
+    """The plainest Chroma path: read, chunk, `collection.add(documents=...)` in batches of 64,
+    Chroma calling an embedding function around the same ONNX model (one padded batch each)."""
+    import warnings
+
+    import chromadb
+    from chromadb.api.types import EmbeddingFunction
+    from chromadb.config import Settings as ChromaSettings
+
+    from knowledge.chunking import chunk_article
+    from knowledge.embeddings import MiniLMOnnx
+    from knowledge.loading import load_file
+
+    model = MiniLMOnnx()
+    model.embed_documents(["warm-up"])
+    spent = {"embedding_s": 0.0}
+
+    class OnnxMiniLM(EmbeddingFunction):
+        def __init__(self) -> None:
+            pass
+
+        def __call__(self, input):  # noqa: A002 (Chroma's parameter name)
+            t = time.perf_counter()
+            vecs = model._run(model._tokenizer.encode_batch(list(input)))  # as given: no sorting
+            spent["embedding_s"] += time.perf_counter() - t
+            return list(vecs)
+
+    started = time.perf_counter()
+    warnings.simplefilter("ignore")  # a legacy-style embedding function warns about its config
+    client = chromadb.PersistentClient(path=store_dir, settings=ChromaSettings(anonymized_telemetry=False))
+    col = client.get_or_create_collection("baseline-chunks", embedding_function=OnnxMiniLM(), configuration={"hnsw": {"space": "cosine"}})
+    ready = time.perf_counter()
+    ids, docs, metas = [], [], []
+    for p in paths:
+        a = load_file(p, source=source)
+        for c in chunk_article(a.id, a.text)[0]:
+            ids.append(f"{a.id}#{c.index}")
+            docs.append(c.text)
+            metas.append({"article_id": a.id, "start": c.start, "end": c.end, "title": a.title})
+        while len(ids) >= 64:
+            col.add(ids=ids[:64], documents=docs[:64], metadatas=metas[:64])
+            del ids[:64], docs[:64], metas[:64]
+    if ids:
+        col.add(ids=ids, documents=docs, metadatas=metas)
+    done = time.perf_counter()
+    return {"setup_s": ready - started, "ingest_s": done - ready, "chunks": col.count(), "stored_articles": len(paths), **spent}
+
+
+def model_alone_worker(paths: list[str], store_dir: str, source: str) -> dict:
+    """The model alone: the same chunk texts, embedded one at a time; nothing is stored."""
+    from knowledge.embeddings import MiniLMOnnx
+
+    started = time.perf_counter()
+    model = MiniLMOnnx()
+    model.embed_documents(["warm-up"])
+    chunks = _chunk_texts(paths, source)  # reading and chunking are not the model's time
+    ready = time.perf_counter()
+    n = 0
+    for _, texts in chunks:
+        for t in texts:
+            model.embed_documents([t])
+            n += 1
+    done = time.perf_counter()
+    return {"setup_s": ready - started, "ingest_s": done - ready, "chunks": n, "stored_articles": 0, "embedding_s": done - ready}
+
+
+WORKERS: dict[str, Callable[..., dict]] = {"newsbot": newsbot_worker, "chroma": chroma_worker, "model alone": model_alone_worker}
+
+
 def _child(worker: Callable[..., dict], args: tuple, conn) -> None:
     out = worker(*args)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
@@ -114,24 +206,51 @@ def measure(files: list[Path], *, worker: Callable[..., dict] = newsbot_worker, 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--limit", type=int, default=0, help="Load only the first N articles (categories interleaved).")
+    ap.add_argument("--rounds", type=int, default=1, help="Rounds over the candidates (the order reversed every other round).")
+    ap.add_argument("--only", choices=sorted(WORKERS), action="append", help="Measure only these candidates (repeatable).")
     ap.add_argument("--smoke", action="store_true", help="20 articles, written to ingest_bbc_smoke.json.")
     args = ap.parse_args()
     if not (BBC / "business" / "001.txt").is_file():
         sys.exit(f"The BBC corpus is not at {BBC}.")
     limit = 20 if args.smoke else args.limit or None
     files = corpus_files(limit)
-    print(f"loading {len(files)} BBC articles through KnowledgeBase.ingest ...", flush=True)
+    names = args.only or list(WORKERS)
+    print(f"loading {len(files)} BBC articles: {', '.join(names)}; {args.rounds} round(s), alternating ...", flush=True)
     load = [round(x, 2) for x in os.getloadavg()]  # the machine is shared: say how busy it was
-    row = measure(files)
-    print(f"articles/s {row['articles_per_s']:>8}   chunks/s {row['chunks_per_s']:>8}   "
-          f"embedding {row['embedding_share']:.0%} of the time   peak RSS {row['peak_rss_mb']:.0f} MB")
-    print(f"{row['articles']} articles -> {row['stored_articles']} stored, {row['chunks']} chunks in {row['ingest_s']} s "
-          f"(+{row['setup_s']} s start-up); statuses {row['statuses']}")
-    print(f"ms per article: first tenth {row['ms_per_article_first_tenth']}, last tenth {row['ms_per_article_last_tenth']}")
+    runs: dict[str, list[dict]] = {n: [] for n in names}
+    for r in range(args.rounds):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            runs[name].append(measure(files, worker=WORKERS[name]))
+            print(f"  {name}: {runs[name][-1]['articles_per_s']} articles/s, {runs[name][-1]['peak_rss_mb']:.0f} MB", flush=True)
+    rows = {}
+    for name, rs in runs.items():
+        row = dict(rs[0])
+        for k in ("articles_per_s", "chunks_per_s", "ingest_s", "peak_rss_mb", "embedding_share"):
+            vals = [x[k] for x in rs if x.get(k) is not None]
+            row[k] = round(statistics.median(vals), 3) if vals else None
+        row["rounds"] = len(rs)
+        rows[name] = row
+    print(f"{'candidate':<13}{'articles/s':>11}{'chunks/s':>10}{'embedding':>10}{'peak RSS MB':>13}{'stored':>8}{'chunks':>8}")
+    for name, row in rows.items():
+        share = "-" if row.get("embedding_share") is None else f"{row['embedding_share']:.0%}"
+        print(f"{name:<13}{row['articles_per_s']:>11}{row['chunks_per_s']:>10}{share:>10}{row['peak_rss_mb']:>13.0f}"
+              f"{row['stored_articles']:>8}{row['chunks']:>8}")
+    ratios = {}
+    if "model alone" in rows:
+        alone = rows["model alone"]["articles_per_s"]
+        ratios = {f"{n} / model alone (articles/s)": round(r["articles_per_s"] / alone, 2) for n, r in rows.items() if n != "model alone"}
+    if "newsbot" in rows and "chroma" in rows:
+        ratios["newsbot / chroma (articles/s)"] = round(rows["newsbot"]["articles_per_s"] / rows["chroma"]["articles_per_s"], 2)
+    for k, v in ratios.items():
+        print(f"{k}: {v}")
+    if "newsbot" in rows:
+        nb = rows["newsbot"]
+        print(f"newsbot: {nb['articles']} articles -> {nb['stored_articles']} stored, {nb['chunks']} chunks; statuses {nb['statuses']}; "
+              f"ms per article: first tenth {nb['ms_per_article_first_tenth']}, last tenth {nb['ms_per_article_last_tenth']}")
     report = {
         "corpus": "BBC News 2004-2005 (2,225 articles)", "articles": len(files), "cores": os.cpu_count(),
-        "loadavg_at_start": load, "python": platform.python_version(),
-        "rows": {"newsbot": row},
+        "loadavg_at_start": load, "python": platform.python_version(), "rounds": args.rounds,
+        "rows": rows, "ratios": ratios,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / ("ingest_bbc_smoke.json" if args.smoke else "ingest_bbc.json")

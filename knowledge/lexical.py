@@ -13,7 +13,7 @@ from collections import Counter
 
 import numpy as np
 
-from .store import ArticleStore, StoredChunk
+from .store import ArticleStore, StoredChunk, chunk_id
 from .textstats import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ class LexicalIndex:
         self.scope = np.array([], dtype=object)
         self.published = np.array([], dtype=np.int64)
         self.source = np.array([], dtype=object)
+        self.masks: dict = {}  # SearchFilter -> its mask over `chunks` (see SearchFilter.mask)
+        self.by_id: dict[str, StoredChunk] = {}  # chunk id -> chunk, so dense hits need no read
 
     def _stale(self) -> bool:
         if self._revision != self._store.revision:
@@ -70,6 +72,8 @@ class LexicalIndex:
             self.scope = np.array([arts[c.chunk.article_id].scope for c in chunks], dtype=object)
             self.source = np.array([arts[c.chunk.article_id].source.lower() for c in chunks], dtype=object)
             self.published = np.array([int(arts[c.chunk.article_id].published.replace("-", "") or 0) for c in chunks], dtype=np.int64)
+            self.masks = {}
+            self.by_id = {chunk_id(c.chunk.article_id, c.version, c.chunk.index): c for c in chunks}
             self._revision, self._count, self._checked = revision, self._store.chunk_count(), time.monotonic()
             log.info("lexical index: %d chunks in %.2fs", len(chunks), time.perf_counter() - started)
 

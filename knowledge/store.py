@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,6 +32,11 @@ _ARTICLE_FIELDS = ("title", "source", "published", "updated", "url", "language",
 def chunk_collection_name(model_name: str) -> str:
     # Vectors of two models never share a collection: the model is part of the name.
     return "newsbot-chunks-" + "".join(c if c.isalnum() or c in "-_." else "-" for c in model_name)
+
+
+def chunk_id(article_id: str, version: str, index: int) -> str:
+    """A chunk record's id: its article, that article's content version and its place in it."""
+    return f"{article_id}#{version}#{index}"
 
 
 def date_number(iso: str) -> int:
@@ -200,7 +205,7 @@ class ArticleStore:
 
     def sentence_vectors(self, chunks: list[Chunk], versions: list[str], dim: int) -> list[np.ndarray | None]:
         """The stored sentence vectors of these chunks (None where a chunk has none)."""
-        ids = [f"{c.article_id}#{v}#{c.index}" for c, v in zip(chunks, versions, strict=True)]
+        ids = [chunk_id(c.article_id, v, c.index) for c, v in zip(chunks, versions, strict=True)]
         if not ids:
             return []
         got = self._chunks.get(ids=ids, include=["metadatas"])
@@ -219,14 +224,16 @@ class ArticleStore:
             offset += _PAGE
 
     def dense_search(self, vector: np.ndarray, k: int, where: dict | None = None,
-                     admits: Callable[[Article], bool] | None = None) -> list[tuple[StoredChunk, float]]:
+                     admits: Callable[[Article], bool] | None = None,
+                     known: Mapping[str, StoredChunk] | None = None) -> list[tuple[StoredChunk, float]]:
         """The `k` nearest visible chunks with their cosine distance, nearest first.
 
         `where` is the filter for Chroma; `admits`, the same filter on a chunk's article, lets the
         unfiltered index answer first. Chroma's filtered query checks every chunk the filter
         matches (about 40 ms at 10,000 chunks, against 2 ms unfiltered, and it grows with the
         store), so the nearest 4·(k+8) are fetched unfiltered and filtered here; Chroma filters
-        only when too few of them pass (a small server's articles in a large store)."""
+        only when too few of them pass (a small server's articles in a large store). `known`:
+        chunks already in memory by id (the lexical index's), which are not read again."""
         query = [vector.tolist()]
         if where is None or admits is not None:
             fetch = k + 8 if where is None else 4 * (k + 8)
@@ -243,9 +250,14 @@ class ArticleStore:
                 keep = keep[:k]
                 if not keep:
                     return []
-                got = self._chunks.get(ids=[i for i, _ in keep], include=["documents", "metadatas"])
-                rows = {i: (doc, meta) for i, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
-                return [(_chunk_from(i, rows[i][0] or "", rows[i][1]), d) for i, d in keep if i in rows]
+                known = known or {}
+                rows: dict[str, StoredChunk] = {}
+                missing = [i for i, _ in keep if i not in known]
+                if missing:
+                    got = self._chunks.get(ids=missing, include=["documents", "metadatas"])
+                    rows = {i: _chunk_from(i, doc or "", meta) for i, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
+                found = [(rows.get(i) or known.get(i), d) for i, d in keep]
+                return [(sc, d) for sc, d in found if sc is not None]
         got = self._chunks.query(
             query_embeddings=query, n_results=k + 8, where=where or None,
             include=["documents", "metadatas", "distances"],
@@ -272,7 +284,7 @@ class ArticleStore:
             for c in chunks:
                 inside = [i for i, s in enumerate(sentences) if s.start >= c.start and s.end <= c.end]
                 spans = ";".join(f"{sentences[i].start - c.start},{sentences[i].end - c.start}" for i in inside)
-                ids.append(f"{article.id}#{article.version}#{c.index}")
+                ids.append(chunk_id(article.id, article.version, c.index))
                 docs.append(c.text)
                 metas.append({
                     "article_id": article.id, "version": article.version, "index": c.index,

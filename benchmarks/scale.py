@@ -1,0 +1,302 @@
+"""Query latency as the store grows: the BBC corpus at 1×, 10× and 50×, side by side.
+
+The larger stores are made without re-embedding: the chunk records (ids, texts, metadata,
+vectors) and article records of a loaded BBC store are written again under new ids (`~k` after
+each article id, consistent in the chunks' `article_id`), so 10× holds ten exact copies of every
+article. Each size is then measured in its own fresh process:
+
+* retrieval: `Retriever.search` (hybrid: Chroma HNSW + BM25, fused), the question vector given;
+* end to end: `await KnowledgeBase.ask(...)`, extractive (embedding, retrieval, support, answer);
+* baselines on the same vectors and chunks: brute-force numpy cosine (`M @ v`, top 30, BLAS on
+  one thread) and BM25 alone (`Retriever.bm25`, top 30), plus Chroma's dense search alone;
+* process RSS once the store is open and the lexical index built, and the time to build that index;
+* hit@1 / MRR@10 of the right article for the dev questions (copies rank as their original).
+
+The candidates alternate question by question, for `--rounds` rounds over the 60 dev questions.
+
+    python benchmarks/scale.py --source /work/scratch/bbcstore2 --workdir /work/scratch/scale
+    python benchmarks/scale.py --source STORE --sizes 1,10,25     # if 50× takes too long to build
+    python benchmarks/scale.py --smoke                            # 15 articles at 1×, 2×, 3× (CI)
+
+`--source` is a store holding the BBC corpus (as `bbc_quality.py --store` loads it); it is copied,
+never written. Built stores stay in `--workdir` and are reused by the next run. Writes
+benchmarks/results/scale.json (scale_smoke.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BBC = ROOT.parent / "shared" / "bench" / "bbc"
+RESULTS = ROOT / "benchmarks" / "results"
+MODEL = "all-minilm-l6-v2-int8"  # MiniLMOnnx.name: the chunk collection is named after it
+BATCH = 2000
+DEPTH = 30  # the retriever's depth: each side of the fusion asks for 30
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+# -- building the larger stores -------------------------------------------------------------
+
+def _records(collection, include: list[str]):
+    offset = 0
+    while True:
+        got = collection.get(include=include, limit=BATCH, offset=offset)
+        yield got
+        if len(got["ids"]) < BATCH:
+            return
+        offset += BATCH
+
+
+def replicate(source: Path, target: Path, copies: int) -> dict:
+    """Write `copies` copies of every article and chunk of the store at `source` into a new store
+    at `target` (copy 0 keeps its ids, copy k gets `~k`); vectors are copied, not recomputed."""
+    from knowledge.store import ArticleStore
+
+    started = time.perf_counter()
+    src = ArticleStore.open_local(source, MODEL)
+    dst = ArticleStore.open_local(target, MODEL)
+    articles = [(i, d, m) for got in _records(src._articles, ["documents", "metadatas"])
+                for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
+    chunks = [(i, d, m, e) for got in _records(src._chunks, ["documents", "metadatas", "embeddings"])
+              for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)]
+    for k in range(copies):
+        tag = f"~{k}" if k else ""
+        for s in range(0, len(chunks), BATCH):
+            part = chunks[s : s + BATCH]
+            dst._chunks.add(
+                ids=[_renamed(i, tag) for i, _, _, _ in part], documents=[d for _, d, _, _ in part],
+                metadatas=[{**m, "article_id": m["article_id"] + tag} for _, _, m, _ in part],
+                embeddings=[e for _, _, _, e in part],
+            )
+        for s in range(0, len(articles), BATCH):
+            part = articles[s : s + BATCH]
+            dst._articles.add(ids=[i + tag for i, _, _ in part], documents=[d for _, d, _ in part],
+                              metadatas=[m for _, _, m in part], embeddings=[[1.0]] * len(part))
+    return {"copies": copies, "chunks": dst.chunk_count(), "articles": len(articles) * copies,
+            "build_s": round(time.perf_counter() - started, 1)}
+
+
+def _renamed(chunk_id: str, tag: str) -> str:
+    article_id, rest = chunk_id.split("#", 1)
+    return f"{article_id}{tag}#{rest}"
+
+
+# -- measuring one size (in its own process) ------------------------------------------------
+
+def original(article_id: str) -> str:
+    return article_id.split("~", 1)[0]
+
+
+def measure_size(store: str, base_store: str, copies: int, questions: list[dict], rounds: int) -> dict:
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from knowledge import CoreConfig, KnowledgeBase, SearchFilter
+    from knowledge.evaluation import matches
+
+    t0 = time.perf_counter()
+    kb = KnowledgeBase(CoreConfig(chroma_path=store))
+    kb.embedder.embed_query("warm up")
+    opened_s = time.perf_counter() - t0
+    t = time.perf_counter()
+    kb.lexical.ensure_current()
+    lexical_s = time.perf_counter() - t
+    flt = SearchFilter()
+    t = time.perf_counter()
+    kb.retriever.search("warm up the vector index", 8, flt)  # first query loads the HNSW index
+    first_query_s = time.perf_counter() - t
+    rss_loaded = rss_mb()
+
+    # The brute-force baseline searches the very vectors the store holds: the 1× store's, tiled.
+    from knowledge.store import ArticleStore
+
+    base = ArticleStore.open_local(base_store, MODEL)
+    rows = [e for got in _records(base._chunks, ["embeddings"]) for e in got["embeddings"]]
+    matrix = np.tile(np.asarray(rows, dtype=np.float32), (copies, 1))
+    del base, rows
+
+    qtexts = [kb.check_question(q["question"]) for q in questions]
+    vectors = [kb.embedder.embed_query(q) for q in qtexts]
+    timings: dict[str, list[float]] = {k: [] for k in ("hybrid", "chroma_dense", "numpy_dense", "bm25", "ask")}
+
+    def numpy_top(v):
+        scores = matrix @ v
+        top = np.argpartition(-scores, DEPTH)[:DEPTH]
+        return top[np.argsort(-scores[top])]
+
+    async def run() -> None:
+        for _ in range(rounds):
+            for q, v in zip(qtexts, vectors, strict=True):
+                for name, call in (
+                    ("hybrid", lambda q=q, v=v: kb.retriever.search(q, kb.config.top_k, flt, vector=v)),
+                    ("chroma_dense", lambda v=v: kb.store.dense_search(v, DEPTH, where=flt.chroma_where(), admits=flt.admits)),
+                    ("numpy_dense", lambda v=v: numpy_top(v)),
+                    ("bm25", lambda q=q: kb.retriever.bm25(q, DEPTH, flt)),
+                ):
+                    s = time.perf_counter()
+                    call()
+                    timings[name].append(time.perf_counter() - s)
+                s = time.perf_counter()
+                await kb.ask(q)
+                timings["ask"].append(time.perf_counter() - s)
+
+    # numpy and onnxruntime would fight over the cores: BLAS on one thread (entering the limit
+    # costs ~1 ms, so once around the run rather than around each search).
+    with threadpool_limits(limits=1, user_api="blas"):
+        asyncio.run(run())
+
+    # Quality: rank of the right article among the top 10 passages, copies counted as one.
+    hit1, rr, n = 0, 0.0, 0
+    arts = kb.store.committed()
+    for q in questions:
+        if not q.get("article"):
+            continue
+        n += 1
+        seen: list[str] = []
+        for p in kb.retriever.search(kb.check_question(q["question"]), 10, flt):
+            if original(p.article.id) not in seen:
+                seen.append(original(p.article.id))
+        rank = next((i for i, a in enumerate(seen, start=1) if matches(arts[a], q["article"])), None)
+        hit1 += rank == 1
+        rr += 1 / rank if rank else 0.0
+    return {
+        "copies": copies, "chunks": kb.store.chunk_count(), "articles": len(arts),
+        "open_s": round(opened_s, 2), "lexical_build_s": round(lexical_s, 2), "first_query_s": round(first_query_s, 2),
+        "rss_mb_loaded": round(rss_loaded), "numpy_matrix_mb": round(matrix.nbytes / 1e6),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "ms": {k: {"p50": round(statistics.median(v) * 1000, 2), "p95": round(pct(v, 95) * 1000, 2)} for k, v in timings.items()},
+        "hit@1": round(hit1 / max(1, n), 4), "mrr@10": round(rr / max(1, n), 4), "samples": len(timings["ask"]),
+    }
+
+
+def _child(args: tuple, conn) -> None:
+    try:
+        conn.send(measure_size(*args))
+    except BaseException as exc:  # report, do not hang the parent
+        conn.send({"error": f"{exc.__class__.__name__}: {exc}"})
+    conn.close()
+
+
+def in_child(*args) -> dict:
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(args, child))
+    proc.start()
+    child.close()
+    out = parent.recv()
+    proc.join()
+    if "error" in out:
+        raise SystemExit(f"measuring failed: {out['error']}")
+    return out
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+def smoke_source(folder: Path, questions: list[dict]) -> Path:
+    """A small loaded store for --smoke: the articles the questions name plus a few others."""
+    from knowledge import CoreConfig, KnowledgeBase
+    from knowledge.loading import load_file
+
+    kb = KnowledgeBase(CoreConfig(chroma_path=str(folder)))
+    wanted = [BBC / q["article"] for q in questions if q.get("article")]
+    others = [p for p in sorted(BBC.glob("*/*.txt")) if p not in wanted][:15 - len(wanted)]
+    for p in wanted + others:
+        kb.ingest(load_file(p, source="BBC News"))
+    return folder
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--source", help="a store holding the BBC corpus (copied, never written)")
+    ap.add_argument("--workdir", help="where the scaled stores are built and kept (default: a temporary folder)")
+    ap.add_argument("--sizes", default="1,10,50", help="copies of the corpus, comma-separated (default 1,10,50)")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--smoke", action="store_true", help="15 articles at 1×, 2×, 3×, 5 questions, 1 round")
+    args = ap.parse_args()
+    if not (BBC / "dev_qa.jsonl").is_file():
+        sys.exit(f"The BBC corpus is not at {BBC}.")
+    questions = [json.loads(x) for x in (BBC / "dev_qa.jsonl").read_text().splitlines() if x.strip()]
+    sizes = [int(s) for s in args.sizes.split(",")]
+    temp = None
+    if args.workdir:
+        work = Path(args.workdir)
+    else:
+        temp = tempfile.TemporaryDirectory(prefix="newsbot-scale-")
+        work = Path(temp.name)
+    work.mkdir(parents=True, exist_ok=True)
+    if args.smoke:
+        questions = [q for q in questions if q.get("answerable")][:4] + [q for q in questions if not q.get("answerable")][:1]
+        sizes, args.rounds = [1, 2, 3], 1
+        base = smoke_source(work / "smoke-source", questions)
+    else:
+        if not args.source:
+            sys.exit("--source STORE is needed: a store holding the BBC corpus (see bbc_quality.py --store).")
+        base = work / "bbc-1x"
+        if not base.exists():
+            shutil.copytree(args.source, base)
+    builds, rows = {}, {}
+    for m in sizes:
+        target = base if m == 1 else work / f"bbc-{m}x"
+        if m != 1 and not target.exists():
+            print(f"building {m}× ...", flush=True)
+            try:
+                builds[m] = replicate(base, target, m)
+            except BaseException:
+                shutil.rmtree(target, ignore_errors=True)  # never leave a half-built store to reuse
+                raise
+            print(f"  {builds[m]}", flush=True)
+        print(f"measuring {m}× ...", flush=True)
+        rows[m] = in_child(str(target), str(base), m, questions, args.rounds)
+    cols = [("chunks", lambda r: r["chunks"]), ("hybrid p50", lambda r: r["ms"]["hybrid"]["p50"]),
+            ("hybrid p95", lambda r: r["ms"]["hybrid"]["p95"]), ("ask p50", lambda r: r["ms"]["ask"]["p50"]),
+            ("ask p95", lambda r: r["ms"]["ask"]["p95"]), ("chroma p50", lambda r: r["ms"]["chroma_dense"]["p50"]),
+            ("numpy p50", lambda r: r["ms"]["numpy_dense"]["p50"]), ("bm25 p50", lambda r: r["ms"]["bm25"]["p50"]),
+            ("RSS MB", lambda r: r["rss_mb_loaded"]), ("lexical s", lambda r: r["lexical_build_s"]),
+            ("hit@1", lambda r: r["hit@1"]), ("mrr@10", lambda r: r["mrr@10"])]
+    print(f"{len(questions)} questions × {args.rounds} rounds, candidates alternating; latencies in ms; {os.cpu_count()} cores")
+    print(f"{'size':<6}" + "".join(f"{c:>12}" for c, _ in cols))
+    for m, r in rows.items():
+        print(f"{str(m) + '×':<6}" + "".join(f"{f(r):>12}" for _, f in cols))
+    if 1 in rows and len(rows) > 1:
+        one = rows[1]["ms"]
+        for m, r in rows.items():
+            if m != 1:
+                print(f"{m}× / 1×: hybrid {r['ms']['hybrid']['p50'] / one['hybrid']['p50']:.2f}, ask {r['ms']['ask']['p50'] / one['ask']['p50']:.2f}, "
+                      f"numpy {r['ms']['numpy_dense']['p50'] / one['numpy_dense']['p50']:.2f}, bm25 {r['ms']['bm25']['p50'] / one['bm25']['p50']:.2f}")
+    out = {"sizes": sizes, "questions": len(questions), "rounds": args.rounds, "cores": os.cpu_count(),
+           "loadavg_at_end": [round(x, 2) for x in os.getloadavg()], "builds": builds, "rows": rows}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = "scale_smoke.json" if args.smoke else "scale.json"
+    (RESULTS / name).write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {RESULTS.relative_to(ROOT) / name}")
+    if temp:
+        temp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Every benchmark still runs: each script in its `--smoke` mode, in a subprocess, must exit 0 and
+write its `benchmarks/results/<name>_smoke.json` with the figures the README quotes.
+
+A benchmark is skipped only when the data it reads (`../shared/bench/bbc`, `../shared/bench/rgb`)
+is absent. The smoke runs take about two minutes together on two cores.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BENCHMARKS = REPO / "benchmarks"
+RESULTS = BENCHMARKS / "results"
+BBC = REPO.parent / "shared" / "bench" / "bbc"
+RGB = REPO.parent / "shared" / "bench" / "rgb" / "en_fact.json"
+
+# name, the data it needs (None: none), key paths its smoke result must hold
+CASES = [
+    pytest.param("bbc_quality", BBC, [("rows", "hybrid", "hit@1"), ("rows", "dense", "mrr@10"), ("rows", "bm25", "answer_accuracy"),
+                                      ("rows", "hybrid", "quote_verification"), ("rows", "hybrid", "latency_ms_p50")], id="bbc_quality"),
+    pytest.param("rgb_counterfactual", RGB, [("modes", "extractive", "summary", "conflict", "both_surfaced"),
+                                             ("modes", "extractive", "summary", "negative", "refusal_rate"),
+                                             ("modes", "extractive", "summary", "noise 0.8", "accuracy"),
+                                             ("modes", "extractive", "summary", "fake only", "accuracy"), ("paper_chatgpt_en",)],
+                 id="rgb_counterfactual"),
+    pytest.param("scale", BBC, [("rows", "1", "ms", "ask", "p50"), ("rows", "3", "ms", "numpy_dense", "p50"), ("rows", "3", "ms", "bm25", "p95"),
+                                ("rows", "1", "rss_mb_loaded"), ("rows", "1", "lexical_build_s"), ("rows", "1", "mrr@10")], id="scale"),
+    pytest.param("ingest_bbc", BBC, [("rows", "newsbot", "articles_per_s"), ("rows", "chroma", "peak_rss_mb"),
+                                     ("rows", "model alone", "chunks_per_s"), ("ratios", "newsbot / model alone (articles/s)")], id="ingest_bbc"),
+    pytest.param("concurrency", BBC, [("levels", "1", "questions_per_s"), ("levels", "32", "latency_ms_p95")], id="concurrency"),
+    pytest.param("embedding_models", BBC, [("rows", "ours", "chunks_per_s"), ("rows", "ours", "mrr@10")], id="embedding_models"),
+    pytest.param("extraction_quality", BBC, [("averages", "char_recall"), ("pages",)], id="extraction_quality"),
+    # The Discord benchmark serves a loopback Discord and a loopback model server.
+    pytest.param("discord_load", None, [("runs",), ("idle_loop_lag_ms", "p50")], id="discord_load", marks=pytest.mark.server),
+]
+
+
+def _lookup(data: dict, path: tuple[str, ...]):
+    for key in path:
+        assert isinstance(data, dict) and key in data, f"missing {' → '.join(path)}"
+        data = data[key]
+    return data
+
+
+@pytest.mark.parametrize(("name", "data", "paths"), CASES)
+def test_benchmark_smoke_run_exits_0_and_writes_its_figures(name: str, data: Path | None, paths: list[tuple[str, ...]]):
+    if data is not None and not data.exists():
+        pytest.skip(f"{data} is absent")
+    out = RESULTS / f"{name}_smoke.json"
+    out.unlink(missing_ok=True)
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / f"{name}.py"), "--smoke"], cwd=REPO,
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, f"{name} --smoke exited {proc.returncode}:\n{proc.stdout[-1500:]}\n{proc.stderr[-3000:]}"
+    assert out.is_file(), f"{name} --smoke did not write {out.name}"
+    result = json.loads(out.read_text())
+    for path in paths:
+        _lookup(result, path)
