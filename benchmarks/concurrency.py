@@ -7,7 +7,7 @@ batch per level per round, the levels alternating within each round; the dev que
 in turn. Printed: questions/s (batch questions ÷ batch wall time, median over rounds), latency
 p50/p95 per question, and the speed-up over one asker.
 
-    python benchmarks/concurrency.py --store /work/scratch/you/bbc   # a store holding the BBC corpus
+    python benchmarks/concurrency.py --store data/bbc   # a store holding the BBC corpus
     python benchmarks/concurrency.py --smoke                         # 15 articles, small batches (CI)
 
 Writes benchmarks/results/concurrency.json (concurrency_smoke.json).
@@ -91,8 +91,8 @@ def main() -> None:
     if args.smoke:
         qa = [q for q in qa if q.get("answerable")][:4] + [q for q in qa if not q.get("answerable")][:1]
         args.rounds, args.batch = 1, 16
-        store = tempfile.mkdtemp(prefix="newsbot-conc-")
-        kb = KnowledgeBase(CoreConfig(chroma_path=store))
+        tmp = tempfile.TemporaryDirectory(prefix="newsbot-conc-")  # removed when the process ends
+        kb = KnowledgeBase(CoreConfig(chroma_path=tmp.name))
         wanted = [BBC / q["article"] for q in qa if q.get("article")]
         for p in wanted + [p for p in sorted(BBC.glob("*/*.txt")) if p not in wanted][:15 - len(wanted)]:
             kb.ingest(load_file(p, source="BBC News"))

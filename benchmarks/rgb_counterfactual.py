@@ -200,7 +200,7 @@ async def main_async(args: argparse.Namespace) -> dict:
         records = records[:3]
     twins = sum(1 for r in records for p, w in zip(r["positive"], r["positive_wrong"], strict=False) if similarity(p, w) >= THRESHOLD)
     pairs = sum(len(r["positive"]) for r in records)
-    store = args.store or tempfile.mkdtemp(prefix="rgb-bench-")
+    store = args.store
     kb = KnowledgeBase(CoreConfig(chroma_path=store))
     t = time.perf_counter()
     loaded = load_passages(kb, records) | {"seconds": round(time.perf_counter() - t, 1)}
@@ -230,7 +230,9 @@ def main() -> None:
     args = ap.parse_args()
     if not RGB.is_file():
         sys.exit(f"RGB's en_fact.json is not at {RGB}.")
-    out = asyncio.run(main_async(args))
+    with tempfile.TemporaryDirectory(prefix="rgb-bench-") as tmp:
+        args.store = args.store or tmp
+        out = asyncio.run(main_async(args))
     print("RGB English counterfactual set; en.json is missing, so every condition runs on en_fact.json's passages "
           "and the paper's noise / rejection figures (from en.json) are a rough reference only.")
     for mode, m in out["modes"].items():
