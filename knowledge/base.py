@@ -198,6 +198,10 @@ class KnowledgeBase:
     def retrieve(self, question: str, flt: SearchFilter | None = None, *, mode: str = "") -> Retrieved:
         """Passages for the question and each of their sentences' support, best first (blocking)."""
         question = self.check_question(question)
+        if flt is not None and flt.outlet:
+            # Outlet names match whatever their case; Chroma's own filter is case-sensitive.
+            spelled = {a.source.lower(): a.source for a in self.store.committed().values() if a.source}
+            flt = replace(flt, outlet=spelled.get(flt.outlet.lower(), flt.outlet))
         qvec = self.embedder.embed_query(question)
         passages = self.retriever.search(question, self.config.top_k, flt, mode=mode or self.config.retrieval, vector=qvec)
         vectors = self.store.sentence_vectors([p.chunk for p in passages], [p.article.version for p in passages], len(qvec))

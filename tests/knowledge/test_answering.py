@@ -78,3 +78,10 @@ async def test_an_empty_store_refuses(make_kb):
 async def test_filters_that_exclude_everything_refuse(kb):
     answer = await kb.ask(SPOKESPERSON_Q, SearchFilter(since="2030-01-01"))
     assert not answer.answerable
+
+
+async def test_outlet_filter_ignores_case(kb):
+    for outlet in ("xinhua", "XINHUA", "Xinhua"):
+        answer = await kb.ask(SPOKESPERSON_Q, SearchFilter(outlet=outlet))
+        assert answer.answerable and answer.citations[0].source == "Xinhua"
+    assert not (await kb.ask(SPOKESPERSON_Q, SearchFilter(outlet="Reuters"))).answerable
