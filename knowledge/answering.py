@@ -64,7 +64,7 @@ def extractive_answer(
         return refusal(passages, note=note)
     cites = [citation(s.passage.article, s.sentence, max_chars=max_quote_chars) for s in chosen]
     lines = []
-    for n, c in enumerate(cites, start=1):
-        cut = "…" if c.end < next(s.sentence.end for s in chosen if s.passage.article.id == c.article_id and s.sentence.start == c.start) else ""
+    for n, (c, s) in enumerate(zip(cites, chosen, strict=True), start=1):
+        cut = "…" if c.end < s.sentence.end else ""  # trimmed to MAX_QUOTE_CHARS
         lines.append(f"According to {attribution(c)}: “{c.quote}{cut}” [{n}]")
     return Answer(text="\n".join(lines), answerable=True, mode="extractive", citations=tuple(cites), note=note, passages=tuple(passages))

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .answering import extractive_answer, refusal
-from .chunking import chunk_article
+from .chunking import chunk_article, chunk_members
 from .dedup import as_revision, find_duplicate
 from .embeddings import Embedder, MiniLMOnnx, OpenAIEmbedder, pool_chunks
 from .errors import InputError, KnowledgeError, LimitError
@@ -128,8 +128,7 @@ class KnowledgeBase:
         if not chunks:
             raise InputError(f"“{article.title}” has no sentences to index.")
         sentence_vectors = self.embedder.embed_documents([article.text[s.start : s.end] for s in sentences])
-        members = [[i for i, s in enumerate(sentences) if c.start <= s.start and s.end <= c.end] for c in chunks]
-        vectors = pool_chunks(members, sentence_vectors)
+        vectors = pool_chunks(chunk_members(chunks, sentences), sentence_vectors)
         return self.store.put(article, chunks, sentences, vectors, sentence_vectors, force=force)
 
     def reindex_missing(self) -> int:
@@ -146,9 +145,6 @@ class KnowledgeBase:
         if missing:
             log.warning("indexed %d stored articles with the %s embedding model", len(missing), self.embedder.name)
         return len(missing)
-
-    def ingest_files(self, paths: Iterable[str | Path], scope: str = GLOBAL_SCOPE) -> list[IngestResult]:
-        return [self.ingest(load_file(p, scope=scope)) for p in paths]
 
     def sync_folder(self, folder: str | Path = ARTICLES_DIR) -> list[IngestResult]:
         """Make the store match the article files in `folder` (the shipped articles by default):

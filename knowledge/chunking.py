@@ -82,5 +82,6 @@ def chunk_article(article_id: str, text: str, *, max_words: int = 120, overlap_s
     return chunks, sentences
 
 
-def sentences_in(chunk: Chunk, sentences: list[Span]) -> list[Span]:
-    return [s for s in sentences if s.start >= chunk.start and s.end <= chunk.end]
+def chunk_members(chunks: list[Chunk], sentences: list[Span]) -> list[list[int]]:
+    """For each chunk, the indexes of the sentences it holds."""
+    return [[i for i, s in enumerate(sentences) if c.start <= s.start and s.end <= c.end] for c in chunks]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .chunking import chunk_members
 from .embeddings import pack, unpack
 from .errors import NotFoundError, StoreError
 from .models import Article, Chunk, Span
@@ -281,8 +282,7 @@ class ArticleStore:
             if not force and old is not None and old.version == article.version and old.scope == article.scope:
                 return "unchanged"
             ids, docs, metas = [], [], []
-            for c in chunks:
-                inside = [i for i, s in enumerate(sentences) if s.start >= c.start and s.end <= c.end]
+            for c, inside in zip(chunks, chunk_members(chunks, sentences), strict=True):
                 spans = ";".join(f"{sentences[i].start - c.start},{sentences[i].end - c.start}" for i in inside)
                 ids.append(chunk_id(article.id, article.version, c.index))
                 docs.append(c.text)
