@@ -11,6 +11,7 @@ import threading
 import time
 from collections import Counter
 
+import bm25s
 import numpy as np
 
 from .store import ArticleStore, StoredChunk, chunk_id
@@ -52,8 +53,6 @@ class LexicalIndex:
         with self._lock:
             if not self._stale():
                 return
-            import bm25s
-
             started = time.perf_counter()
             revision = self._store.revision
             chunks = list(self._store.iter_chunks())
