@@ -33,6 +33,8 @@ CASES = [
                                 ("rows", "1", "rss_mb_loaded"), ("rows", "1", "lexical_build_s"), ("rows", "1", "mrr@10")], id="scale"),
     pytest.param("ingest_bbc", BBC, [("rows", "newsbot", "articles_per_s"), ("rows", "chroma", "peak_rss_mb"),
                                      ("rows", "model alone", "chunks_per_s"), ("ratios", "newsbot / model alone (articles/s)")], id="ingest_bbc"),
+    pytest.param("lexical_candidates", BBC, [("rows", "fts5", "hybrid", "hit@1"), ("rows", "fts5", "query_ms", "p50"),
+                                             ("rows", "fts5", "add_one_article_ms"), ("skipped",)], id="lexical_candidates"),
     pytest.param("concurrency", BBC, [("levels", "1", "questions_per_s"), ("levels", "32", "latency_ms_p95")], id="concurrency"),
     pytest.param("embedding_models", BBC, [("rows", "ours", "chunks_per_s"), ("rows", "ours", "mrr@10")], id="embedding_models"),
     pytest.param("extraction_quality", BBC, [("averages", "char_recall"), ("pages",)], id="extraction_quality"),
