@@ -7,15 +7,18 @@ not an error (exit 0).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from knowledge import Answer, KnowledgeBase, KnowledgeError, SearchFilter
-from knowledge.models import GLOBAL_SCOPE
+from knowledge.errors import KnowledgeError
+from knowledge.models import GLOBAL_SCOPE, Answer
+
+if TYPE_CHECKING:
+    from knowledge import KnowledgeBase, SearchFilter
 
 from .feeds_command import feeds
 from .logs import quiet_libraries
@@ -39,6 +42,8 @@ class App:
     @property
     def kb(self) -> KnowledgeBase:
         if self._kb is None:
+            from knowledge import KnowledgeBase  # the store, the model and numpy: only when needed
+
             self._kb = KnowledgeBase(self.settings.core())
             self._kb.sync_folder()
         return self._kb
@@ -86,6 +91,10 @@ def render_answer(answer: Answer) -> str:
 @click.pass_obj
 def ask(app: App, question: str, as_json: bool, since: str, outlet: str) -> None:
     """Answer QUESTION from the loaded articles, with quoted sources."""
+    import asyncio
+
+    from knowledge import SearchFilter
+
     try:
         answer = asyncio.run(_ask(app, question, SearchFilter(since=since, outlet=outlet)))
     except KnowledgeError as exc:
@@ -187,6 +196,8 @@ def ingest(app: App, paths: tuple[str, ...], source: str, scope: str) -> None:
 @click.pass_obj
 def eval_(app: App, questions: str, as_json: bool, show_misses: bool) -> None:
     """Measure answers on a JSON Lines file of questions (see the README for the format)."""
+    import asyncio
+
     from knowledge.evaluation import load_questions
 
     try:

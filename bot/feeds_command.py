@@ -13,17 +13,20 @@ from typing import TYPE_CHECKING
 
 import click
 
-from knowledge import KnowledgeError
-from knowledge.feeds import Feed, FeedPoll, FeedRegistry
+from knowledge.errors import KnowledgeError
 from knowledge.models import GLOBAL_SCOPE
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # knowledge.feeds brings in the page extractor: imported when a command runs
+    from knowledge.feeds import Feed, FeedPoll, FeedRegistry
+
     from .cli import App
 
 scope_option = click.option("--scope", default=GLOBAL_SCOPE, show_default=True, help="Whose feeds: a Discord server id, or global.")
 
 
 def _registry(app: App) -> FeedRegistry:
+    from knowledge.feeds import FeedRegistry
+
     return FeedRegistry(app.kb.store, max_per_scope=app.settings.max_feeds_per_server)
 
 

@@ -10,12 +10,12 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dotenv import dotenv_values
 
-from knowledge.base import CoreConfig
-from knowledge.llm import LLMConfig
+if TYPE_CHECKING:  # imported where used: loading the core costs a command like --help ~1 s
+    from knowledge.base import CoreConfig
 
 
 class SettingsError(Exception):
@@ -170,6 +170,9 @@ class Settings:
         return bool(self.openai_api_key or self.openai_base_url)
 
     def core(self) -> CoreConfig:
+        from knowledge.base import CoreConfig
+        from knowledge.llm import LLMConfig
+
         llm = None
         if self.llm_enabled or self.embedding_backend == "openai":
             llm = LLMConfig(

@@ -1,10 +1,33 @@
 """newsbot's Discord-free core: articles, chunking, embeddings, the Chroma store, retrieval,
-answering and quote checking."""
+answering and quote checking.
 
-from .base import ARTICLES_DIR, CoreConfig, IngestResult, KnowledgeBase
+The names below are imported on first use (PEP 562), so `python -m bot --help` and other
+commands that never open the store do not pay for numpy, chromadb or onnxruntime.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import FetchFailed, InputError, KnowledgeError, LimitError, NotFoundError, StoreError
 from .models import GLOBAL_SCOPE, Answer, Article, Citation, Passage
-from .retrieval import SearchFilter
+
+if TYPE_CHECKING:
+    from .base import ARTICLES_DIR, CoreConfig, IngestResult, KnowledgeBase
+    from .retrieval import SearchFilter
+
+_LAZY = {"ARTICLES_DIR": "base", "CoreConfig": "base", "IngestResult": "base", "KnowledgeBase": "base", "SearchFilter": "retrieval"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'knowledge' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ARTICLES_DIR", "GLOBAL_SCOPE", "Answer", "Article", "Citation", "CoreConfig", "FetchFailed", "IngestResult",
