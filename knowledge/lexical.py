@@ -9,9 +9,11 @@ space-separated words, so FTS5's tokenizer only splits on the spaces.
 The index follows the store through its change log (`store.ChangeLog`): a load adds an
 article's chunks, a revision swaps them, a removal deletes them, each in one SQLite transaction,
 so a reader sees an article's old chunks or its new ones, never a mix, and never a half-updated
-index object (the state is the file; nothing in this object is swapped field by field). On
-open, the article versions the index holds are compared with the store's, and only the articles
-that differ are read again: a fresh file is built once, a current one opens in milliseconds.
+index object (the state is the file; nothing in this object is swapped field by field). The
+file keeps its change-log cursor and the identity of the store that fed it, so opening it reads
+only the changes since; a new file (or one fed by another store) compares every article's
+version with the store's and reads the articles that differ: built once, then opened in
+milliseconds.
 
 Where it lives: beside an embedded store, inside its folder (`lexical/<collection>.sqlite3`),
 shared by the processes that open that folder; for a Chroma server, in a file of each host's
@@ -62,6 +64,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE TABLE IF NOT EXISTS counts (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO counts VALUES ('chunks', 0);
+CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, tokenize = "unicode61 remove_diacritics 0 tokenchars '.,'");
 CREATE VIRTUAL TABLE IF NOT EXISTS vocab USING fts5vocab(fts, row);
 """
@@ -157,26 +160,42 @@ class LexicalIndex:
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def open(self) -> None:
-        """Open the file and catch up with the store: only articles whose version differs from
-        the one indexed are read (all of them for a new file)."""
+        """Open the file and catch up with the store. A file that has followed this store keeps
+        its change-log cursor, and only the changes since are read; a new file, or one last fed
+        by another store (a Chroma server wiped and started again), compares every article's
+        version with the store's and reads the articles that differ."""
         with self._write_lock:
             if self._opened:
                 return
             started = time.perf_counter()
             self._migrate()
-            cursor = ChangeLog.start()  # before reading the versions: later changes are polled
-            want = self._store.article_versions()
-            have = dict(self._db().execute("SELECT article_id, version FROM articles").fetchall())
-            stale = [a for a, v in want.items() if have.get(a) != v] + [a for a in have if a not in want]
-            if want and not have:
-                self.stats.rebuilds += 1
-                log.info("lexical index %s: indexing %d articles", self.path, len(stale))
-            self._apply(stale)
-            self._cursor, self._polled = cursor, time.monotonic()
+            identity = self._store.identity()
+            state = dict(self._db().execute("SELECT name, value FROM state").fetchall())
+            if state.get("store") == identity and state.get("cursor"):
+                changes, cursor = self._store.changes.since(int(state["cursor"]))
+                self._apply([c.article_id for c in changes])
+                caught_up = len(changes)
+            else:
+                cursor = ChangeLog.start()  # before reading the versions: later changes are polled
+                want = self._store.article_versions()
+                have = dict(self._db().execute("SELECT article_id, version FROM articles").fetchall())
+                stale = [a for a, v in want.items() if have.get(a) != v] + [a for a in have if a not in want]
+                if want and not have:
+                    self.stats.rebuilds += 1
+                    log.info("lexical index %s: indexing %d articles", self.path, len(stale))
+                self._apply(stale)
+                caught_up = len(stale)
+            self._save_cursor(cursor, identity)
+            self._polled = time.monotonic()
             self._revision = self._store.revision
             self._opened = True
             self.stats.open_seconds = time.perf_counter() - started
-            log.info("lexical index open: %d chunks, %d articles caught up in %.2fs", self.size(), len(stale), self.stats.open_seconds)
+            log.info("lexical index open: %d chunks, %d articles looked at again in %.2fs", self.size(), caught_up, self.stats.open_seconds)
+
+    def _save_cursor(self, cursor: int, identity: str | None = None) -> None:
+        self._cursor = cursor
+        rows = [("cursor", str(cursor))] + ([("store", identity)] if identity is not None else [])
+        self._db().executemany("INSERT OR REPLACE INTO state VALUES (?, ?)", rows)
 
     # -- following the store ---------------------------------------------------------------
 
@@ -196,7 +215,9 @@ class LexicalIndex:
                 return
             self.stats.polls += 1
             self._apply([c.article_id for c in changes])
-            self._cursor, self._polled, self._revision = cursor, time.monotonic(), revision
+            if cursor != self._cursor:
+                self._save_cursor(cursor)
+            self._polled, self._revision = time.monotonic(), revision
 
     def _apply(self, article_ids: Sequence[str]) -> None:
         """Bring these articles' entries in line with the store: each article in one transaction."""

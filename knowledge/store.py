@@ -191,6 +191,10 @@ class _ChangeTracking:
         p = Path(self.where)
         return p if self.where and (p / "chroma.sqlite3").is_file() else None
 
+    def identity(self) -> str:
+        """Which store this is: the article collection's id, new when a store is made afresh."""
+        return str(self._articles.id)  # type: ignore[attr-defined]
+
     def article_versions(self) -> dict[str, str]:
         """Every committed article's id and version, read from the store now (metadata only)."""
         out: dict[str, str] = {}

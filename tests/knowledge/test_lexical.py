@@ -73,6 +73,19 @@ def test_an_index_file_that_missed_writes_catches_up_on_open(make_kb, tmp_path):
     assert back.indexed_versions() == {gone.id: gone.version}
 
 
+def test_an_index_file_fed_by_another_store_is_brought_in_line_with_this_one(make_kb, tmp_path):
+    first = make_kb(chroma_path=str(tmp_path / "first"))
+    first.ingest(_harbour("4 million", "first"))
+    shared = tmp_path / "index" / "lexical.sqlite3"
+    LexicalIndex(first.store, shared).ensure_current()
+    second = make_kb(chroma_path=str(tmp_path / "second"))
+    art = second.ingest(_harbour("9 million", "second")).article
+    index = LexicalIndex(second.store, shared)
+    index.ensure_current()
+    assert index.indexed_versions() == {art.id: art.version}
+    assert [sc.chunk.article_id for sc, _ in index.search("harbour repairs", 5)] == [art.id]
+
+
 def test_the_change_log_reports_each_write_once_a_poll_has_passed(make_kb):
     kb = make_kb()
     cursor = ChangeLog.start()
