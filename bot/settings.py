@@ -99,6 +99,7 @@ _SPEC: dict[str, tuple[Callable[[str], Any], Any]] = {
     "CHROMA_HOST": (_text, ""),
     "CHROMA_PORT": (_int(1, 65535), 8000),
     "CHROMA_SSL": (_bool, False),
+    "LEXICAL_PATH": (_text, ""),
     "EMBEDDING_BACKEND": (_choice("local", "openai"), "local"),
     "OPENAI_EMBEDDING_MODEL": (_text, "text-embedding-3-small"),
     "EMBEDDING_THREADS": (_int(0, 64), 0),
@@ -186,5 +187,5 @@ class Settings:
             llm=llm if self.llm_enabled else None, embedding_llm=llm,
             top_k=self.top_k, max_quotes=self.max_quotes, max_quote_chars=self.max_quote_chars,
             max_question_chars=self.max_question_chars, max_article_chars=self.max_article_chars,
-            max_articles_per_scope=self.max_articles_per_server,
+            max_articles_per_scope=self.max_articles_per_server, lexical_path=self.lexical_path,
         )
