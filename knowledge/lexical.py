@@ -282,7 +282,8 @@ class LexicalIndex:
         if not terms or k <= 0:
             return []
         match = " OR ".join(f'"{t}"' for t in terms)
-        where, args = ["fts MATCH ?"], [match]
+        where: list[str] = ["fts MATCH ?"]
+        args: list[str | int] = [match]
         if flt is not None:
             where.append(f"a.scope IN ({','.join('?' * len(flt.scopes))})")
             args.extend(flt.scopes)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -122,14 +123,14 @@ def _now_us() -> int:
 class ChangeLog:
     """Reading and writing the `newsbot-changes` records of one store (see the notes above)."""
 
-    def __init__(self, collection: object) -> None:
+    def __init__(self, collection: Any) -> None:
         self._col = collection
 
     def write(self, article_ids: Sequence[str], kind: ChangeKind) -> None:
         if not article_ids:
             return
         now = _now_us()
-        self._col.upsert(  # type: ignore[attr-defined]
+        self._col.upsert(
             ids=list(article_ids), embeddings=[[1.0]] * len(article_ids),
             metadatas=[{"kind": kind.value, "seq": now} for _ in article_ids],
         )
@@ -145,7 +146,7 @@ class ChangeLog:
         out: list[Change] = []
         offset = 0
         while True:
-            got = self._col.get(where={"seq": {"$gt": int(cursor)}}, include=["metadatas"], limit=_PAGE, offset=offset)  # type: ignore[attr-defined]
+            got = self._col.get(where={"seq": {"$gt": int(cursor)}}, include=["metadatas"], limit=_PAGE, offset=offset)
             for id_, meta in zip(got["ids"], got["metadatas"], strict=True):
                 meta = meta or {}
                 try:
@@ -164,17 +165,17 @@ class _ChangeTracking:
     """The parts of `ArticleStore` that follow the change log: mixed in to keep them apart from
     the write paths (which only call `_log_change`)."""
 
-    _client: object
+    _client: Any
     _lock: threading.RLock
-    _articles: object
-    _chunks: object
+    _articles: Any  # chromadb Collections
+    _chunks: Any
     model_name: str
     revision: int
     _committed: dict[str, Article] | None
 
     def _init_change_log(self) -> None:
         try:
-            self.changes = ChangeLog(self._client.get_or_create_collection(CHANGES, embedding_function=None))  # type: ignore[attr-defined]
+            self.changes = ChangeLog(self._client.get_or_create_collection(CHANGES, embedding_function=None))
         except Exception as exc:  # chromadb raises many types; all mean "cannot use this store"
             raise StoreError(f"Cannot open the change log of the article store ({exc.__class__.__name__}: {exc}).") from exc
         self._cache_cursor = ChangeLog.start()
@@ -193,14 +194,14 @@ class _ChangeTracking:
 
     def identity(self) -> str:
         """Which store this is: the article collection's id, new when a store is made afresh."""
-        return str(self._articles.id)  # type: ignore[attr-defined]
+        return str(self._articles.id)
 
     def article_versions(self) -> dict[str, str]:
         """Every committed article's id and version, read from the store now (metadata only)."""
         out: dict[str, str] = {}
         offset = 0
         while True:
-            got = self._articles.get(include=["metadatas"], limit=_PAGE, offset=offset)  # type: ignore[attr-defined]
+            got = self._articles.get(include=["metadatas"], limit=_PAGE, offset=offset)
             out.update((i, str((m or {}).get("version", ""))) for i, m in zip(got["ids"], got["metadatas"], strict=True))
             if len(got["ids"]) < _PAGE:
                 return out
@@ -215,7 +216,7 @@ class _ChangeTracking:
         where = {"article_id": ids[0]} if len(ids) == 1 else {"article_id": {"$in": ids}}
         offset = 0
         while True:
-            got = self._chunks.get(where=where, include=["documents", "metadatas"], limit=_PAGE, offset=offset)  # type: ignore[attr-defined]
+            got = self._chunks.get(where=where, include=["documents", "metadatas"], limit=_PAGE, offset=offset)
             for id_, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
                 sc = _chunk_from(id_, doc or "", meta or {})
                 if versions.get(sc.chunk.article_id) == sc.version:
@@ -243,7 +244,7 @@ class _ChangeTracking:
         ids = list(dict.fromkeys(article_ids))
         if not ids:
             return {}
-        got = self._articles.get(ids=ids, include=["documents", "metadatas"])  # type: ignore[attr-defined]
+        got = self._articles.get(ids=ids, include=["documents", "metadatas"])
         now: dict[str, Article | None] = dict.fromkeys(ids)
         for id_, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
             now[id_] = _article_from(id_, doc or "", meta or {})
