@@ -35,6 +35,7 @@ CASES = [
                                      ("rows", "model alone", "chunks_per_s"), ("ratios", "newsbot / model alone (articles/s)")], id="ingest_bbc"),
     pytest.param("lexical_candidates", BBC, [("rows", "fts5", "hybrid", "hit@1"), ("rows", "fts5", "query_ms", "p50"),
                                              ("rows", "fts5", "add_one_article_ms"), ("skipped",)], id="lexical_candidates"),
+    pytest.param("startup", BBC, [("rows", "--help", "median_s"), ("rows", "ask", "rounds_s")], id="startup"),
     pytest.param("concurrency", BBC, [("levels", "1", "questions_per_s"), ("levels", "32", "latency_ms_p95")], id="concurrency"),
     pytest.param("embedding_models", BBC, [("rows", "ours", "chunks_per_s"), ("rows", "ours", "mrr@10")], id="embedding_models"),
     pytest.param("extraction_quality", BBC, [("averages", "char_recall"), ("pages",)], id="extraction_quality"),
