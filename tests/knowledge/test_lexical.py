@@ -153,6 +153,12 @@ async def test_another_process_s_load_and_same_size_revision_are_answered_after_
     assert "4 million" not in revised.text
     new = await kb.ask(f"When was the lighthouse {tag} relit?")
     assert new.answerable and "relit on Tuesday" in new.citations[0].quote
+    # Each side on its own finds the other process's article. Dense search only through a server:
+    # embedded Chroma keeps its vector index in the process that opened it, so a long-lived
+    # process sees vectors written by another one after it restarts (docs/deployment.md).
+    for mode in ("bm25", "dense") if "chroma_host" in shared_config else ("bm25",):
+        top = kb.retriever.search(f"lighthouse {tag} north mole relit", 3, mode=mode)
+        assert top and "lighthouse" in top[0].chunk.text, mode
     assert kb.lexical.stats.rebuilds == rebuilds  # taken in, not rebuilt
     c = revised.citations[0]
     assert kb.get(c.article_id).text[c.start : c.end] == c.quote
