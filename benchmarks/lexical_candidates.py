@@ -8,7 +8,12 @@ p50/p95 over alternating rounds, the time to index the whole store, and the cost
 article once the index exists (bm25s cannot add documents: its figure is a rebuild).
 
     python benchmarks/lexical_candidates.py --store data/bbc --rounds 3
+    python benchmarks/lexical_candidates.py --corpus --rounds 3   # BM25 alone, no store needed
     python benchmarks/lexical_candidates.py --smoke        # 30 articles, 5 questions (CI)
+
+`--corpus` chunks the 2,225 BBC files itself (no embedding, no duplicate merging, so a few more
+chunks than a store holds) and compares the candidates on BM25 alone, adding how often each
+one's top 30 is the same list, in the same order, as bm25s's (what fusion would see).
 
 tantivy and bm25s are only needed here (`pip install -e '.[bench]'`); a missing one is skipped.
 The store is only read. Writes benchmarks/results/lexical_candidates.json (…_smoke.json).
@@ -142,6 +147,51 @@ class TantivyIndex:
         return self.n
 
 
+def lexical_quality(cand: object, questions: list[dict], arts: dict) -> dict:
+    """hit@1 / MRR@10 of the candidate alone, without the store (for --corpus)."""
+    hit1, rr, n = 0, 0.0, 0
+    for q in questions:
+        if not q.get("article"):
+            continue
+        n += 1
+        ranked = cand.search(" ".join(q["question"].split()), 10, None)  # type: ignore[attr-defined]
+        rank = next((i for i, (sc, _) in enumerate(ranked, start=1) if matches(arts[sc.chunk.article_id], q["article"])), None)
+        hit1 += rank == 1
+        rr += 1 / rank if rank else 0.0
+    return {"hit@1": round(hit1 / max(1, n), 4), "mrr@10": round(rr / max(1, n), 4)}
+
+
+class _NoChanges:
+    """Stands in for a store's change log in --corpus mode: the index is written directly."""
+
+    def since(self, cursor: int) -> tuple[list, int]:
+        return [], cursor
+
+
+class _CorpusStore:
+    model_name = "corpus"
+    revision = 0
+    changes = _NoChanges()
+
+
+def corpus_chunks(paths: list[Path]) -> tuple[dict, list[StoredChunk]]:
+    from dataclasses import replace
+
+    from knowledge.chunking import chunk_article, chunk_members
+    from knowledge.loading import load_file
+    from knowledge.models import Span
+
+    arts, chunks = {}, []
+    for p in paths:
+        a = load_file(p, source="BBC News")
+        a = replace(a, origin=str(p))
+        arts[a.id] = a
+        cs, sentences = chunk_article(a.id, a.text)
+        for c, inside in zip(cs, chunk_members(cs, sentences), strict=True):
+            chunks.append(StoredChunk(c, a.version, tuple(Span(sentences[i].start, sentences[i].end) for i in inside)))
+    return arts, chunks
+
+
 def quality(retriever: Retriever, questions: list[dict], mode: str, arts: dict) -> dict:
     hit1, rr, n = 0, 0.0, 0
     for q in questions:
@@ -160,7 +210,11 @@ def main() -> None:
     ap.add_argument("--store", help="a store holding the BBC corpus (only read)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--corpus", action="store_true", help="BM25 alone over the chunked corpus files, no store")
     args = ap.parse_args()
+    if args.corpus:
+        corpus_main(args.rounds)
+        return
     questions = load_questions(BBC / "dev_qa.jsonl")
     work = tempfile.TemporaryDirectory(prefix="lexical-candidates-")
     if args.smoke:
@@ -266,6 +320,70 @@ def main() -> None:
     }, indent=2) + "\n")
     fts.close()
     work.cleanup()
+
+
+def corpus_main(rounds: int) -> None:
+    questions = load_questions(BBC / "dev_qa.jsonl")
+    work = tempfile.TemporaryDirectory(prefix="lexical-corpus-")
+    t = time.perf_counter()
+    arts, chunks = corpus_chunks(sorted(BBC.glob("*/*.txt")))
+    chunk_s = time.perf_counter() - t
+    titles = {a.id: a.title for a in arts.values()}
+    by_article: dict[str, list[StoredChunk]] = {}
+    for c in chunks:
+        by_article.setdefault(c.chunk.article_id, []).append(c)
+    cands: dict[str, object] = {}
+    build_s: dict[str, float] = {}
+    t = time.perf_counter()
+    fts = LexicalIndex(_CorpusStore(), Path(work.name) / "fts.sqlite3")  # type: ignore[arg-type]
+    fts._migrate()
+    for aid, cs in by_article.items():
+        fts._write(aid, arts[aid], cs)
+    fts._opened = True
+    build_s["fts5"], cands["fts5"] = time.perf_counter() - t, fts
+    skipped = []
+    for name, make in (("tantivy", lambda: TantivyIndex(chunks, titles, _mkdir(Path(work.name) / "tantivy"))),
+                       ("bm25s", lambda: Bm25sMemory(chunks, titles))):
+        if importlib.util.find_spec(name):
+            t = time.perf_counter()
+            cands[name] = make()
+            build_s[name] = time.perf_counter() - t
+        else:
+            skipped.append(name)
+    rows = {name: {"bm25": lexical_quality(c, questions, arts), "build_s": round(build_s[name], 2), "chunks": c.size()}  # type: ignore[attr-defined]
+            for name, c in cands.items()}
+    qtexts = [" ".join(q["question"].split()) for q in questions]
+    if "bm25s" in cands:
+        key = {q: [(sc.chunk.article_id, sc.chunk.index) for sc, _ in cands["bm25s"].search(q, DEPTH)] for q in qtexts}  # type: ignore[attr-defined]
+        for name, c in cands.items():
+            same = sum(1 for q in qtexts if [(sc.chunk.article_id, sc.chunk.index) for sc, _ in c.search(q, DEPTH)] == key[q])  # type: ignore[attr-defined]
+            rows[name]["same_top30_as_bm25s"] = round(same / len(qtexts), 3)
+    timings: dict[str, list[float]] = {name: [] for name in cands}
+    for _ in range(rounds):
+        for q in qtexts:
+            for name, c in cands.items():
+                s = time.perf_counter()
+                c.search(q, DEPTH, None)  # type: ignore[attr-defined]
+                timings[name].append(time.perf_counter() - s)
+    for name, v in timings.items():
+        rows[name]["query_ms"] = {"p50": round(statistics.median(v) * 1000, 3), "p95": round(pct(v, 95) * 1000, 3)}
+    print(f"corpus: {len(arts)} articles chunked in {chunk_s:.0f} s, {len(chunks)} chunks, {len(questions)} questions, "
+          f"{rounds} rounds alternating; load average {os.getloadavg()[0]:.1f}" + (f"; skipped: {', '.join(skipped)}" if skipped else ""))
+    print(f"{'candidate':<10}{'hit@1':>8}{'mrr@10':>8}{'same top 30':>13}{'q p50 ms':>10}{'q p95 ms':>10}{'build s':>9}")
+    for name, r in rows.items():
+        print(f"{name:<10}{r['bm25']['hit@1']:>8}{r['bm25']['mrr@10']:>8}{r.get('same_top30_as_bm25s', '-'):>13}"
+              f"{r['query_ms']['p50']:>10}{r['query_ms']['p95']:>10}{r['build_s']:>9}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "lexical_candidates_corpus.json").write_text(json.dumps({
+        "articles": len(arts), "chunks": len(chunks), "questions": len(questions), "rounds": rounds,
+        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()], "skipped": skipped, "rows": rows}, indent=2) + "\n")
+    fts.close()
+    work.cleanup()
+
+
+def _mkdir(p: Path) -> Path:
+    p.mkdir(parents=True, exist_ok=True)
+    return p
 
 
 if __name__ == "__main__":

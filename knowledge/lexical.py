@@ -282,8 +282,8 @@ class LexicalIndex:
         if not terms or k <= 0:
             return []
         match = " OR ".join(f'"{t}"' for t in terms)
-        where: list[str] = ["fts MATCH ?"]
-        args: list[str | int] = [match]
+        where: list[str] = []
+        args: list[str | int] = []
         if flt is not None:
             where.append(f"a.scope IN ({','.join('?' * len(flt.scopes))})")
             args.extend(flt.scopes)
@@ -293,13 +293,26 @@ class LexicalIndex:
             if flt.outlet:
                 where.append("a.source = ?")
                 args.append(flt.outlet.lower())
-        rows = self._db().execute(
-            "SELECT c.article_id, c.version, c.idx, c.start, c.end, c.sentences, c.text, bm25(fts) AS s "
-            "FROM fts JOIN chunks c ON c.id = fts.rowid JOIN articles a ON a.article_id = c.article_id "
-            f"WHERE {' AND '.join(where)} ORDER BY s LIMIT ?", (*args, k),
+        cond = " AND ".join(where) or "1"
+        cols = "c.article_id, c.version, c.idx, c.start, c.end, c.sentences, c.text, f.rank"
+        db = self._db()
+        # FTS5 sorts by its `rank` (bm25) itself when asked for the top rows alone, about twice as
+        # fast as ordering the joined rows; the filter then applies to 4·(k+8) of them, and only
+        # when too few pass (one small server's articles) to every match.
+        fetch = 4 * (k + 8)
+        rows = db.execute(
+            f"SELECT {cols} FROM (SELECT rowid, rank FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?) f "
+            f"JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.article_id = c.article_id WHERE {cond} ORDER BY f.rank",
+            (match, fetch, *args),
         ).fetchall()
+        if len(rows) < k and where:
+            rows = db.execute(
+                f"SELECT {cols} FROM (SELECT rowid, rank FROM fts WHERE fts MATCH ?) f JOIN chunks c ON c.id = f.rowid "
+                f"JOIN articles a ON a.article_id = c.article_id WHERE {cond} ORDER BY f.rank LIMIT ?",
+                (match, *args, k),
+            ).fetchall()
         out = []
-        for aid, version, idx, start, end, spans, text, score in rows:
+        for aid, version, idx, start, end, spans, text, score in rows[:k]:
             meta = {"article_id": aid, "version": version, "index": idx, "start": start, "end": end, "sentences": spans}
             out.append((_chunk_from("", text, meta), -float(score)))  # FTS5 ranks better matches lower
         return out
