@@ -233,6 +233,12 @@ def main() -> None:
         kb = KnowledgeBase(CoreConfig(chroma_path=args.store, lexical_path=str(Path(work.name) / "unused")))
     store = kb.store
     arts = store.committed()
+    # A store still being filled: keep the questions whose article it holds (and the unanswerable).
+    held = [q for q in questions if not q.get("article") or any(matches(a, q["article"]) for a in arts.values())]
+    if len(held) < len(questions):
+        print(f"the store holds the articles of {sum(1 for q in held if q.get('article'))} of "
+              f"{sum(1 for q in questions if q.get('article'))} answerable questions: measuring those", flush=True)
+    questions = held
     titles = {a.id: a.title for a in arts.values()}
     chunks = [c for per_article in store.chunks_of({a.id: a.version for a in arts.values()}).values() for c in per_article]
     qtexts = [" ".join(q["question"].split()) for q in questions]
@@ -315,7 +321,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "lexical_candidates_smoke.json" if args.smoke else "lexical_candidates.json"
     (RESULTS / name).write_text(json.dumps({
-        "articles": len(arts), "chunks": len(chunks), "questions": len(questions), "rounds": args.rounds,
+        "articles": len(arts), "answerable_questions": sum(1 for q in questions if q.get("article")), "chunks": len(chunks), "questions": len(questions), "rounds": args.rounds,
         "loadavg_at_end": [round(x, 2) for x in os.getloadavg()], "skipped": skipped, "rows": rows, "per_round_p50_ms": per_round,
     }, indent=2) + "\n")
     fts.close()
