@@ -102,7 +102,7 @@ async def test_delay_longer_than_timeout_raises_quickly(openai_standin: OpenAISt
             await client.chat.completions.create(model="m", messages=MESSAGES)
         elapsed = time.monotonic() - started
 
-    assert 0.4 < elapsed < 3.0
+    assert 0.4 < elapsed < 15  # the reply would come after 30 s
     assert len(openai_standin.requests) == 1
 
 
@@ -240,7 +240,7 @@ def test_stop_releases_port_and_wakes_delayed_answers() -> None:
         llm.stop()
         worker.join(timeout=10)
     assert not worker.is_alive()
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 9  # the join gives up at 10 s
     assert errors and isinstance(errors[0], openai.APIConnectionError)
 
 
