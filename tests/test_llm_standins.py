@@ -249,7 +249,7 @@ def test_stop_releases_port_and_wakes_delayed_answers() -> None:
 
 @pytest.mark.server
 async def test_llama_server_chat_completion(llama_server: LlamaServer) -> None:
-    async with AsyncOpenAI(base_url=llama_server.base_url, api_key="unused", timeout=60) as client:
+    async with AsyncOpenAI(base_url=llama_server.base_url, api_key="unused", timeout=300) as client:
         started = time.perf_counter()
         resp = await client.chat.completions.create(
             model=llama_server.model,
@@ -272,7 +272,7 @@ async def test_llama_server_chat_completion(llama_server: LlamaServer) -> None:
 
 @pytest.mark.server
 async def test_llama_server_streaming(llama_server: LlamaServer) -> None:
-    async with AsyncOpenAI(base_url=llama_server.base_url, api_key="unused", timeout=60) as client:
+    async with AsyncOpenAI(base_url=llama_server.base_url, api_key="unused", timeout=300) as client:
         stream = await client.chat.completions.create(
             model=llama_server.model,
             messages=[{"role": "user", "content": "Write one sentence about the sea."}],

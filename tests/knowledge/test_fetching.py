@@ -172,7 +172,6 @@ def test_not_found_names_the_status(server):
 @pytest.mark.server
 def test_huge_body_is_cut_while_streaming(server):
     base, _, stats = server
-    start = time.monotonic()
     with pytest.raises(FetchError) as err:
         fetch(f"{base}/huge", allow_hosts=LOOPBACK)
     assert "larger than the 5 MB limit" in err.value.reason
