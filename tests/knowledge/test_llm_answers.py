@@ -119,7 +119,7 @@ async def test_a_model_that_times_out_falls_back_quickly(llm_kb, openai_standin)
     openai_standin.script(delay(10, reply("too late")))
     started = time.monotonic()
     answer = await kb.ask(Q)
-    assert time.monotonic() - started < 6
+    assert time.monotonic() - started < 9  # the reply would come after 10 s
     assert answer.mode == "extractive" and "too long" in answer.note and answer.answerable
 
 
