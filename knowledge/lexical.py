@@ -209,12 +209,16 @@ class LexicalIndex:
             revision = self._store.revision
             try:
                 changes, cursor = self._store.changes.since(self._cursor)
-            except Exception as exc:  # answer from what is indexed; try again on the next poll
-                log.warning("could not read the store's change log (%s)", exc.__class__.__name__)
+                self._apply([c.article_id for c in changes])
+            except (StoreError, sqlite3.Error) as exc:
+                log.warning("could not take in the store's changes (%s); answering from the index as it is", exc)
+                self._polled = time.monotonic()
+                return
+            except Exception as exc:  # chromadb raises many types: answer from what is indexed, retry next poll
+                log.warning("could not read the store's changes (%s); answering from the index as it is", exc.__class__.__name__)
                 self._polled = time.monotonic()
                 return
             self.stats.polls += 1
-            self._apply([c.article_id for c in changes])
             if cursor != self._cursor:
                 self._save_cursor(cursor)
             self._polled, self._revision = time.monotonic(), revision

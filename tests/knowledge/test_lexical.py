@@ -162,3 +162,16 @@ async def test_another_process_s_load_and_same_size_revision_are_answered_after_
     assert kb.lexical.stats.rebuilds == rebuilds  # taken in, not rebuilt
     c = revised.citations[0]
     assert kb.get(c.article_id).text[c.start : c.end] == c.quote
+
+
+@pytest.mark.server
+def test_the_index_answers_from_what_it_holds_while_the_chroma_server_is_down(embedder, tmp_path):
+    from tests.chroma_server import run_chroma
+
+    with run_chroma(tmp_path / "db") as (host, port):
+        kb = KnowledgeBase(CoreConfig(chroma_host=host, chroma_port=port, lexical_path=str(tmp_path / "lex")), embedder=embedder)
+        art = kb.ingest(_harbour("4 million")).article
+        kb.lexical.ensure_current()
+    kb.lexical.poll_seconds = 0.0  # the next search polls the change log of a server that is gone
+    hits = kb.lexical.search("harbour repairs", 5)
+    assert [sc.chunk.article_id for sc, _ in hits] == [art.id]
