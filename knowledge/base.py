@@ -2,7 +2,11 @@
 
 It owns the store, the embedding model, the lexical index and the answerers, and offers loading,
 listing, removing and asking. Blocking work (embedding, Chroma) is done in plain methods; `ask`
-is a coroutine that runs them in a worker thread so an event loop never stalls.
+is a coroutine that runs them in a worker thread (or on the executor it is given) so an event
+loop never stalls.
+
+Asking has one path, `ask`, which the CLI, Discord and `eval` all take: check the question,
+retrieve, re-rank for recency, score support, answer.
 """
 
 from __future__ import annotations
@@ -10,21 +14,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .answering import extractive_answer, refusal
 from .chunking import chunk_article, chunk_members
 from .dedup import as_revision, find_duplicate
 from .embeddings import Embedder, MiniLMOnnx, OpenAIEmbedder, pool_chunks
-from .errors import InputError, KnowledgeError, LimitError
+from .errors import InputError, KnowledgeError, LimitError, ModelFailure
 from .lexical import LexicalIndex
-from .llm import LLMAnswerer, LLMConfig, ModelFailure
+from .llm import LLMAnswerer, LLMConfig
 from .loading import SUPPORTED_SUFFIXES, load_file
-from .models import GLOBAL_SCOPE, Answer, Article, Passage
-from .retrieval import Retriever, SearchFilter
+from .models import GLOBAL_SCOPE, Answer, Article
+from .recency import rerank_for_recency
+from .retrieval import Retrieved, Retriever, SearchFilter
 from .store import ArticleStore, with_outlet
-from .support import Support, analyse, idf_from, score_sentences
+from .support import analyse, idf_from, score_sentences
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +62,6 @@ class CoreConfig:
 class IngestResult:
     status: str  # "loaded", "updated", "unchanged", "duplicate" (see KnowledgeBase.ingest)
     article: Article
-
-
-@dataclass
-class Retrieved:
-    passages: list[Passage]
-    supports: list[Support] = field(default_factory=list)
 
 
 class KnowledgeBase:
@@ -191,26 +191,44 @@ class KnowledgeBase:
             raise InputError("That does not look like a question.")
         return q
 
+    def outlets(self, scopes: Sequence[str] | None = None) -> list[str]:
+        """The outlets of the articles visible in `scopes`, as stored, in alphabetical order."""
+        return sorted({a.source for a in self.store.list(scopes) if a.source}, key=str.casefold)
+
+    def search_filter(self, scopes: Sequence[str] = (GLOBAL_SCOPE,), *, since: str | None = None,
+                      outlet: str | None = None) -> SearchFilter:
+        """A checked filter for what a person typed (blocking: it reads the stored outlets);
+        raises `FilterError` for a bad date or an outlet no visible article is from."""
+        known = self.outlets(scopes) if (outlet or "").strip() else []
+        return SearchFilter.parse(scopes=scopes, since=since, outlet=outlet, known_outlets=known)
+
     def retrieve(self, question: str, flt: SearchFilter | None = None, *, mode: str = "") -> Retrieved:
-        """Passages for the question and each of their sentences' support, best first (blocking)."""
+        """Passages for the question and each of their sentences' support, best first, newest
+        first when the question asks for the latest (blocking)."""
         question = self.check_question(question)
-        if flt is not None and flt.outlet:
-            # Outlet names match whatever their case; Chroma's own filter is case-sensitive.
-            spelled = {a.source.lower(): a.source for a in self.store.committed().values() if a.source}
-            flt = replace(flt, outlet=spelled.get(flt.outlet.lower(), flt.outlet))
         qvec = self.embedder.embed_query(question)
         passages = self.retriever.search(question, self.config.top_k, flt, mode=mode or self.config.retrieval, vector=qvec)
         vectors = self.store.sentence_vectors([p.chunk for p in passages], [p.article.version for p in passages], len(qvec))
         idf = idf_from(self.lexical.df, max(1, len(self.lexical.chunks)))
         supports = score_sentences(question, passages, idf, analyse(question), qvec=qvec, sentence_vectors=vectors)
-        return Retrieved(passages, supports)
+        return rerank_for_recency(question, Retrieved(passages, supports))
 
-    async def ask(self, question: str, flt: SearchFilter | None = None, *, history: Sequence[tuple[str, str]] = ()) -> Answer:
-        """Answer a question from the visible articles; never raises for model trouble."""
-        retrieved = await asyncio.to_thread(self.retrieve, question, flt)
+    async def ask(self, question: str, flt: SearchFilter | None = None, *, history: Sequence[tuple[str, str]] = (),
+                  executor: Executor | None = None) -> Answer:
+        """The answer to a question from the articles `flt` admits (all shipped ones by default):
+        the one answer path. Retrieval runs on `executor` when given (the Discord layer's own
+        pool), else in a worker thread. Raises `InputError` for an unusable question; never
+        raises for model trouble (the answer then quotes the articles and says why in `note`).
+        The answer's `passages` are what it was written from, in the order used."""
+        question = self.check_question(question)
+        if executor is None:
+            retrieved = await asyncio.to_thread(self.retrieve, question, flt)
+        else:
+            retrieved = await asyncio.get_running_loop().run_in_executor(executor, self.retrieve, question, flt)
         return await self.answer(question, retrieved, history=history)
 
     async def answer(self, question: str, retrieved: Retrieved, *, history: Sequence[tuple[str, str]] = ()) -> Answer:
+        """The answer written from what was retrieved (the last step of `ask`)."""
         cfg = self.config
         if not retrieved.passages:
             return refusal([])
@@ -220,9 +238,9 @@ class KnowledgeBase:
                     question, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars, history=history,
                 )
             except ModelFailure as exc:
-                log.warning("falling back to the extractive answer: %s", exc.note)
+                log.warning("falling back to the extractive answer: %s", exc.reason)
                 return extractive_answer(
                     retrieved.supports, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars,
-                    note=f"{exc.note} This answer is quoted straight from the articles instead.",
+                    note=f"{exc.reason} This answer is quoted straight from the articles instead.",
                 )
         return extractive_answer(retrieved.supports, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars)

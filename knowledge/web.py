@@ -11,7 +11,7 @@ from __future__ import annotations
 from .cleaning import normalise_body
 from .errors import FetchFailed, InputError
 from .extraction import ExtractionError, decode_bytes, extract_html, extract_pdf
-from .fetching import FetchedPage, FetchError, fetch
+from .fetching import FetchedPage, fetch
 from .loading import build_article, parse_plain
 from .models import GLOBAL_SCOPE, Article
 
@@ -28,11 +28,8 @@ def fetch_page(
     accept: tuple[str, ...] = ARTICLE_TYPES,
     extra_headers: dict[str, str] | None = None,
 ) -> FetchedPage:
-    """`fetching.fetch` with its `FetchError` turned into `FetchFailed`."""
-    try:
-        return fetch(url, allow_hosts=allow_hosts, timeout=timeout, max_bytes=max_bytes, accept=accept, extra_headers=extra_headers)
-    except FetchError as exc:
-        raise FetchFailed(exc.reason) from exc
+    """`fetching.fetch` (raises `FetchFailed`)."""
+    return fetch(url, allow_hosts=allow_hosts, timeout=timeout, max_bytes=max_bytes, accept=accept, extra_headers=extra_headers)
 
 
 def load_url(
