@@ -203,7 +203,7 @@ def ingest(app: App, paths: tuple[str, ...], source: str, scope: str) -> None:
     """
     from .ingest_command import run_ingest
 
-    sys.exit(run_ingest(app.kb, list(paths), scope=scope, source=source, settings=app.settings))
+    sys.exit(run_ingest(app.kb, list(paths), scope=scope, source=source))
 
 
 @cli.command("eval")

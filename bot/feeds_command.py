@@ -80,8 +80,7 @@ def poll(app: App, every: bool) -> None:
     if a feed or an article failed."""
     s = app.settings
     polls = _registry(app).poll_due(
-        app.kb, force=every, allow_hosts=frozenset(s.fetch_allow_hosts), timeout=s.fetch_timeout,
-        max_bytes=s.fetch_max_bytes, interval=s.feed_poll_minutes * 60.0,
+        app.kb, force=every, interval=s.feed_poll_minutes * 60.0,
     )
     for p in polls:
         click.echo(describe(p))

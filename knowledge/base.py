@@ -15,7 +15,8 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 
 from .answering import extractive_answer, refusal
@@ -25,10 +26,11 @@ from .embeddings import Embedder, MiniLMOnnx, OpenAIEmbedder, pool_chunks
 from .errors import InputError, KnowledgeError, LimitError, ModelFailure
 from .lexical import LexicalIndex
 from .llm import LLMAnswerer, LLMConfig
-from .loading import SUPPORTED_SUFFIXES, load_file
+from .loading import load_file
 from .models import GLOBAL_SCOPE, Answer, Article
 from .recency import rerank_for_recency
 from .retrieval import Retrieved, Retriever, SearchFilter
+from .sources import FetchPolicy, Source, article_files, read
 from .store import ArticleStore, with_outlet
 from .support import analyse, idf_from, score_sentences
 
@@ -56,12 +58,27 @@ class CoreConfig:
     max_question_chars: int = 1000
     max_article_chars: int = 200_000
     max_articles_per_scope: int = 1000
+    fetch: FetchPolicy = field(default_factory=FetchPolicy)  # for every web address and upload
+
+
+class IngestStatus(str, Enum):
+    """What storing an article does (or, from `plan`, would do); see `KnowledgeBase.ingest`.
+    A `str` too, so logs, JSON and counters read "loaded", "updated", …"""
+
+    LOADED = "loaded"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    DUPLICATE = "duplicate"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
 class IngestResult:
-    status: str  # "loaded", "updated", "unchanged", "duplicate" (see KnowledgeBase.ingest)
-    article: Article
+    status: IngestStatus
+    article: Article  # what is (from `plan`: would be) stored; for DUPLICATE the stored story
+    added_outlet: str = ""  # DUPLICATE: the outlet added to the stored story ("" if listed already)
 
 
 class KnowledgeBase:
@@ -91,36 +108,57 @@ class KnowledgeBase:
 
     # -- loading ---------------------------------------------------------------------------
 
-    def ingest(self, article: Article) -> IngestResult:
-        """Chunk, embed and store one article, all or nothing. The status says what happened:
-
-        - "loaded": a new article;
-        - "unchanged": this id and text are already stored (nothing is done);
-        - "updated": this id with new text: the new version replaces the old one in one step,
-          keeping its first publication date, with `updated` set (see `dedup.as_revision`);
-        - "duplicate": nearly the same text is already stored in this scope under another id
-          (the same wire story from another outlet): no copy is made, the outlet is added to
-          the stored article's `outlets`, and the result's article is that stored one.
-        """
+    def plan(self, article: Article) -> IngestResult:
+        """What `ingest(article)` would do, without writing anything (the preview before a
+        Confirm): the same decision `ingest` makes, and the same errors (`LimitError`)."""
         if len(article.text) > self.config.max_article_chars:
             raise LimitError(f"“{article.title}” has {len(article.text):,} characters; the limit is {self.config.max_article_chars:,} (MAX_ARTICLE_CHARS).")
         existing = self.store.committed().get(article.id)
         if existing is not None and existing.version == article.version and existing.scope == article.scope:
-            return IngestResult("unchanged", existing)
+            return IngestResult(IngestStatus.UNCHANGED, existing)
         if existing is not None:
-            article = as_revision(existing, article)
-        else:
-            twin = find_duplicate(self.store, article)
-            if twin is not None:
-                merged = with_outlet(twin, article.source)
-                if merged is not twin:
-                    self.store.update_metadata(merged)
-                return IngestResult("duplicate", merged)
-            if article.scope != GLOBAL_SCOPE:
-                count = sum(1 for a in self.store.committed().values() if a.scope == article.scope)
-                if count >= self.config.max_articles_per_scope:
-                    raise LimitError(f"This server already has {count:,} article{'s' * (count != 1)}, the most allowed (MAX_ARTICLES_PER_SERVER). Remove some first.")
-        return IngestResult(self._index(article), article)
+            return IngestResult(IngestStatus.UPDATED, as_revision(existing, article))
+        twin = find_duplicate(self.store, article)
+        if twin is not None:
+            merged = with_outlet(twin, article.source)
+            return IngestResult(IngestStatus.DUPLICATE, merged, added_outlet="" if merged is twin else article.source)
+        if article.scope != GLOBAL_SCOPE:
+            count = sum(1 for a in self.store.committed().values() if a.scope == article.scope)
+            if count >= self.config.max_articles_per_scope:
+                raise LimitError(f"This server already has {count:,} article{'s' * (count != 1)}, the most allowed (MAX_ARTICLES_PER_SERVER). Remove some first.")
+        return IngestResult(IngestStatus.LOADED, article)
+
+    def ingest(self, article: Article) -> IngestResult:
+        """Chunk, embed and store one article, all or nothing, as `plan` decides. The status says
+        what happened:
+
+        - LOADED: a new article;
+        - UNCHANGED: this id and text are already stored (nothing is done);
+        - UPDATED: this id with new text: the new version replaces the old one in one step,
+          keeping its first publication date, with `updated` set (see `dedup.as_revision`);
+        - DUPLICATE: nearly the same text is already stored in this scope under another id
+          (the same wire story from another outlet): no copy is made, the outlet is added to
+          the stored article's `outlets`, and the result's article is that stored one.
+        """
+        planned = self.plan(article)
+        if planned.status is IngestStatus.DUPLICATE:
+            if planned.added_outlet:
+                self.store.update_metadata(planned.article)
+            return planned
+        if planned.status is IngestStatus.UNCHANGED:
+            return planned
+        # LOADED or UPDATED; the store says which it did (another process may have got there first)
+        return replace(planned, status=IngestStatus(self._index(planned.article)))
+
+    def read(self, source: Source, scope: str = GLOBAL_SCOPE, *, outlet: str = "") -> Article:
+        """The article in `source` (a web address, a `Path`, an `Upload` or `Pasted` text), for
+        `scope`, not yet stored, fetched under this base's fetch policy (blocking). Preview it
+        with `plan`, store it with `ingest`."""
+        return read(source, scope=scope, policy=self.config.fetch, outlet=outlet)
+
+    def load(self, source: Source, scope: str = GLOBAL_SCOPE, *, outlet: str = "") -> IngestResult:
+        """Read `source` and store its article: `ingest(read(source, scope))` (blocking)."""
+        return self.ingest(self.read(source, scope, outlet=outlet))
 
     def _index(self, article: Article, *, force: bool = False) -> str:
         """Chunk and embed an article and write it to the store (the store's status)."""
@@ -152,21 +190,21 @@ class KnowledgeBase:
         self.store.repair()
         self.reindex_missing()
         folder = Path(folder)
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
         tag = f"folder:{folder.name}/"
+        files = {tag + p.relative_to(folder).as_posix(): p for p in article_files(folder)}
         results = []
-        for p in files:
+        for origin, p in files.items():
             try:
-                results.append(self.ingest(replace(load_file(p), origin=tag + p.name)))
+                results.append(self.ingest(replace(load_file(p), origin=origin)))
             except KnowledgeError as exc:  # one bad shipped file must not stop the bot starting
                 log.warning("skipped %s: %s", p, exc.reason)
-        present = {tag + p.name for p in files}
+        present = set(files)
         for a in self.store.list([GLOBAL_SCOPE]):
             if a.origin.startswith(tag) and a.origin not in present:
                 self.store.remove(a.id)
                 log.info("removed %s: its file is gone from %s", a.id, folder)
         for r in results:
-            if r.status != "unchanged":
+            if r.status is not IngestStatus.UNCHANGED:
                 log.info("%s %s", r.status, r.article.id)
         return results
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 
 from .errors import FetchFailed, InputError, KnowledgeError, LimitError, NotFoundError
 from .models import GLOBAL_SCOPE
-from .web import fetch_page, load_url
+from .web import fetch_page
 
 log = logging.getLogger(__name__)
 
@@ -192,13 +192,14 @@ class FeedRegistry:
         return [self.poll(kb, f, now=now, **options) for f in (self.list() if force else self.due(now))]
 
     def poll(
-        self, kb, feed: Feed, *, now: float | None = None, allow_hosts: frozenset[str] = frozenset(),
-        timeout: float = 15.0, max_bytes: int = 5_000_000, interval: float = DEFAULT_INTERVAL,
+        self, kb, feed: Feed, *, now: float | None = None, interval: float = DEFAULT_INTERVAL,
         max_items: int = MAX_ITEMS_PER_POLL,
     ) -> FeedPoll:
-        """Fetch `feed` if changed and load its new items into `kb` in the feed's scope."""
+        """Fetch `feed` if changed (under `kb`'s fetch policy) and load its new items into `kb`
+        in the feed's scope, the way every article is loaded (`kb.read`, then `kb.ingest`)."""
         now = time.time() if now is None else now
-        fetch = {"allow_hosts": allow_hosts, "timeout": timeout, "max_bytes": max_bytes}
+        policy = kb.config.fetch
+        fetch = {"allow_hosts": policy.allow_hosts, "timeout": policy.timeout, "max_bytes": policy.max_bytes}
         headers = {k: v for k, v in (("If-None-Match", feed.etag), ("If-Modified-Since", feed.last_modified)) if v}
         title, found = feed.title, []
         try:
@@ -223,17 +224,17 @@ class FeedRegistry:
         # Saved before the items load: the feed shows as read (and is not due again) at once,
         # and items found now are remembered as pending even if this process dies mid-way.
         self._write(replace(feed, pending=dict(pending)), only_if_present=True)
-        items = self._load_items(kb, feed.scope, pending, seen, dates, fetch, max_items)
+        items = self._load_items(kb, feed.scope, pending, seen, dates, max_items)
         feed = replace(feed, seen=tuple(seen[-MAX_SEEN:]), pending=pending)
         self._write(feed, only_if_present=True)
         return FeedPoll(feed, "not-modified" if page.status == 304 else "ok", tuple(items))
 
-    def _load_items(self, kb, scope: str, pending: dict[str, int], seen: list[str], dates: dict[str, str], fetch: dict, max_items: int) -> list[FeedItem]:
+    def _load_items(self, kb, scope: str, pending: dict[str, int], seen: list[str], dates: dict[str, str], max_items: int) -> list[FeedItem]:
         """Load up to `max_items` pending links, moving each to `seen` once stored or given up."""
         items: list[FeedItem] = []
         for link in list(pending)[:max_items]:
             try:
-                article = load_url(link, scope=scope, **fetch)
+                article = kb.read(link, scope)
                 if not article.published and dates.get(link):
                     article = replace(article, published=dates[link])  # the feed's date, not today's
                 result = kb.ingest(article)

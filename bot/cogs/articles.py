@@ -42,9 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FEEDS_UNAVAILABLE = "Feeds are not available yet."
-DONE_TEXT = {"loaded": "Added “{t}” ({w:,} words). Ask about it with `/ask`.",
-             "updated": "Updated “{t}” ({w:,} words).",
-             "unchanged": "“{t}” was already loaded; nothing changed."}
 
 
 class Articles(commands.Cog):
@@ -78,28 +75,28 @@ class Articles(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         scope = str(interaction.guild_id)
         if url:
-            article = await _loading.from_url(url, scope=scope, settings=self.bot.settings)
+            article = await _loading.from_url(self.kb, url, scope=scope)
         elif file:
-            article = await _loading.from_attachment(file, scope=scope, settings=self.bot.settings)
+            article = await _loading.from_attachment(self.kb, file, scope=scope)
         else:
-            article = await _loading.from_text(text or "", scope=scope)
+            article = await _loading.from_text(self.kb, text or "", scope=scope)
         await self._preview(interaction, article)
 
     async def _submit_form(self, interaction: discord.Interaction, values: dict[str, str]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        article = await _loading.from_text(values.pop("text"), scope=str(interaction.guild_id), **values)
+        article = await _loading.from_text(self.kb, values.pop("text"), scope=str(interaction.guild_id), **values)
         await self._preview(interaction, article)
 
     async def _preview(self, interaction: discord.Interaction, article: Article) -> None:
-        status = await _loading.status_of(self.kb, article)
+        plan = await asyncio.to_thread(self.kb.plan, article)  # ingest's own decision, nothing written
 
         async def store() -> str:
             result = await asyncio.to_thread(self.kb.ingest, article)
-            log.info("%s article %s in guild %s by user %s", result.status, article.id, interaction.guild_id, interaction.user.id)
-            return DONE_TEXT[result.status].format(t=shorten(article.title, 200), w=article.word_count)
+            log.info("%s article %s in guild %s by user %s", result.status, result.article.id, interaction.guild_id, interaction.user.id)
+            return _loading.done_text(result, article)
 
         view = ConfirmView(interaction.user.id, store, confirm_label="Add it", cancelled="Cancelled: nothing was stored.")
-        view.message = await interaction.followup.send(embed=preview_embed(article, status), view=view, ephemeral=True,
+        view.message = await interaction.followup.send(embed=preview_embed(article, _loading.preview_text(plan)), view=view, ephemeral=True,
                                                        allowed_mentions=NO_MENTIONS, wait=True)
 
     # -- reading -----------------------------------------------------------------------------

@@ -60,8 +60,7 @@ class Feeds(commands.Cog):
     async def poll_now(self) -> list[FeedPoll]:
         s = self.bot.settings
         return await asyncio.to_thread(
-            self.registry.poll_due, self.bot.kb, allow_hosts=frozenset(s.fetch_allow_hosts), timeout=s.fetch_timeout,
-            max_bytes=s.fetch_max_bytes, interval=s.feed_poll_minutes * 60.0,
+            self.registry.poll_due, self.bot.kb, interval=s.feed_poll_minutes * 60.0,
         )
 
     async def _poll_forever(self) -> None:
