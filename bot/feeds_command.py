@@ -13,17 +13,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from knowledge.feeds import Feed, FeedPoll, FeedRegistry
+from knowledge.feeds import Feed, FeedPoll
 from knowledge.models import GLOBAL_SCOPE
 
 if TYPE_CHECKING:
     from .cli import App
 
 scope_option = click.option("--scope", default=GLOBAL_SCOPE, show_default=True, help="Whose feeds: a Discord server id, or global.")
-
-
-def _registry(app: App) -> FeedRegistry:
-    return FeedRegistry(app.kb.store, max_per_scope=app.settings.max_feeds_per_server)
 
 
 def _when(ts: float) -> str:
@@ -41,7 +37,7 @@ def feeds() -> None:
 @click.pass_obj
 def add(app: App, url: str, scope: str) -> None:
     """Follow the feed at URL (it is polled at the next `feeds poll`)."""
-    feed = _registry(app).add(url, scope)
+    feed = app.kb.feeds.add(url, scope)
     click.echo(f"Following {feed.url} (id {feed.id}).")
 
 
@@ -51,7 +47,7 @@ def add(app: App, url: str, scope: str) -> None:
 @click.pass_obj
 def list_(app: App, scope: str, as_json: bool) -> None:
     """List the followed feeds with when they were polled and their last error."""
-    followed = _registry(app).list(scope)
+    followed = app.kb.feeds.list(scope)
     if as_json:
         click.echo(json.dumps([f.to_dict() for f in followed], ensure_ascii=False))
         return
@@ -68,7 +64,7 @@ def list_(app: App, scope: str, as_json: bool) -> None:
 @click.pass_obj
 def remove(app: App, feed: str, scope: str) -> None:
     """Stop following FEED (its id or address); articles already loaded stay."""
-    gone = _registry(app).remove(feed, scope)
+    gone = app.kb.feeds.remove(feed, scope)
     click.echo(f"Stopped following {gone.url} ({gone.id}).")
 
 
@@ -79,9 +75,7 @@ def poll(app: App, every: bool) -> None:
     """Poll the feeds that are due now (all scopes) and load their new articles. Exits with 1
     if a feed or an article failed."""
     s = app.settings
-    polls = _registry(app).poll_due(
-        app.kb, force=every, interval=s.feed_poll_minutes * 60.0,
-    )
+    polls = app.kb.poll_feeds(force=every, interval=s.feed_poll_minutes * 60.0)
     for p in polls:
         click.echo(describe(p))
         for item in p.items:

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .answering import extractive_answer, refusal
 from .chunking import chunk_article, chunk_members
@@ -33,6 +35,9 @@ from .retrieval import Retrieved, Retriever, SearchFilter
 from .sources import FetchPolicy, Source, article_files, read
 from .store import ArticleStore, with_outlet
 from .support import analyse, idf_from, score_sentences
+
+if TYPE_CHECKING:
+    from .feeds import FeedPoll, FeedRegistry
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +64,7 @@ class CoreConfig:
     max_article_chars: int = 200_000
     max_articles_per_scope: int = 1000
     fetch: FetchPolicy = field(default_factory=FetchPolicy)  # for every web address and upload
+    max_feeds_per_scope: int = 20
 
 
 class IngestStatus(str, Enum):
@@ -94,6 +100,8 @@ class KnowledgeBase:
         self.lexical = LexicalIndex(store)
         self.retriever = Retriever(store, self.embedder, self.lexical)
         self.llm = LLMAnswerer(config.llm) if config.llm else None
+        self._feeds: FeedRegistry | None = None
+        self._feeds_lock = threading.Lock()
 
     @staticmethod
     def _make_embedder(config: CoreConfig) -> Embedder:
@@ -101,6 +109,23 @@ class KnowledgeBase:
             llm = config.embedding_llm or config.llm or LLMConfig()
             return OpenAIEmbedder(config.openai_embedding_model, api_key=llm.api_key, base_url=llm.base_url)
         return MiniLMOnnx(threads=config.embedding_threads)
+
+    @property
+    def feeds(self) -> FeedRegistry:
+        """The feeds followed in this store (opened on first use; blocking then)."""
+        with self._feeds_lock:
+            if self._feeds is None:
+                from .feeds import FeedRegistry  # feedparser loads only when feeds are used
+
+                self._feeds = FeedRegistry(self.store, max_per_scope=self.config.max_feeds_per_scope)
+            return self._feeds
+
+    def poll_feeds(self, *, force: bool = False, interval: float | None = None) -> list[FeedPoll]:
+        """Poll the feeds that are due (every feed with `force`) and load their new items, each
+        into its feed's scope (blocking; never raises for one feed's or item's trouble).
+        `interval`: seconds until a feed read now is due again."""
+        options = {} if interval is None else {"interval": interval}
+        return self.feeds.poll_due(self, force=force, **options)
 
     async def aclose(self) -> None:
         if self.llm:

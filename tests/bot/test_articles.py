@@ -250,10 +250,16 @@ async def test_followed_feed_loads_its_articles_into_this_server(tmp_path, embed
     assert "Manage Server" in refused.content
 
 
-async def test_feeds_say_so_when_feeds_are_not_available(h):
-    await h.bot.remove_cog("Feeds")
-    said = await h.callback(await h.slash("articles feeds list", user=h.admin))
-    assert said.content == "Feeds are not available yet." and said.flags & EPHEMERAL
+async def test_feeds_belong_to_the_core_and_work_without_the_poller(h):
+    await h.bot.remove_cog("Feeds")  # no background polling: following still works
+    url = "https://news.example/feed.xml"
+    added = await h.callback(await h.slash("articles feeds add", [opt("url", url)], user=h.admin))
+    listed = await h.callback(await h.slash("articles feeds list", user=h.admin))
+
+    assert added.content.startswith(f"Following <{url}>") and added.flags & EPHEMERAL
+    assert url in listed.embeds[0]["description"]
+    assert [f.url for f in h.kb.feeds.list(str(h.guild.id))] == [url]  # the same registry the CLI uses
+    h.kb.feeds.remove(url, str(h.guild.id))
 
 
 async def test_commands_are_synced_with_admin_default_permissions(h):
