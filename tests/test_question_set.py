@@ -4,7 +4,9 @@ to the texts it quotes.
 The shape of every row is checked always. Evidence and answers are checked against the BBC corpus
 and the RGB file in ../shared/bench when they are present (those tests skip otherwise): each
 `evidence` must be an exact slice of its article as the loader decodes it (sport/199.txt is
-Latin-1), and each `answer` an exact slice of its `evidence`.
+Latin-1), and each `answer` an exact slice of its `evidence`. The corpus holds some stories twice
+(e.g. business/007.txt and business/253.txt), so an answerable row lists in `also_in` every other
+article whose text holds the same evidence sentence, and only those.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ def bbc_text(ref: str) -> str:
 
 
 @functools.cache
+def corpus() -> dict[str, str]:
+    return {f"{cat}/{p.name}": bbc_text(f"{cat}/{p.name}") for cat in sorted(CATEGORIES) for p in sorted((BBC / cat).glob("*.txt"))}
+
+
+@functools.cache
 def rgb_records() -> dict[int, dict]:
     records = [json.loads(line) for line in RGB.read_text(encoding="utf-8").splitlines() if line.strip()]
     return {r["id"]: r for r in records}
@@ -67,6 +74,9 @@ def shape_problems(row: dict) -> list[str]:
     need("split", str)
     if row.get("split") not in SPLITS:
         probs.append(f"{rid}: split {row.get('split')!r} is not one of {sorted(SPLITS)}")
+    if "also_in" in row and (not isinstance(row["also_in"], list) or not row["also_in"]
+                             or not all(isinstance(a, str) for a in row["also_in"]) or row.get("answerable") is not True):
+        probs.append(f"{rid}: also_in is a non-empty list of article paths, on answerable rows only")
     if "multi_part" in row and row["multi_part"] is not True:
         probs.append(f"{rid}: multi_part is given only as true")
     kind = row.get("kind")
@@ -166,4 +176,17 @@ def test_rgb_evidence_is_in_a_positive_passage_and_negatives_lack_every_answer_s
             leaks = [s for s in spellings if any(s.lower() in p.lower() for p in rec["negative"])]
             if leaks:
                 problems.append(f"{row['id']}: RGB {rec['id']}'s negative passages hold the answer {leaks}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.skipif(not BBC.is_dir(), reason="the BBC corpus (../shared/bench/bbc) is not here")
+def test_also_in_names_exactly_the_other_articles_holding_the_evidence() -> None:
+    texts = corpus()
+    problems = []
+    for row in rows():
+        if row["split"] != "bbc" or not row["answerable"]:
+            continue
+        holders = sorted(a for a, t in texts.items() if a != row["article"] and row["evidence"] in t)
+        if holders != row.get("also_in", []):
+            problems.append(f"{row['id']}: evidence is also in {holders}, but also_in says {row.get('also_in', [])}")
     assert not problems, "\n".join(problems)
