@@ -173,6 +173,7 @@ class Settings:
     def core(self) -> CoreConfig:
         from knowledge.base import CoreConfig
         from knowledge.llm import LLMConfig
+        from knowledge.sources import FetchPolicy
 
         llm = None
         if self.llm_enabled or self.embedding_backend == "openai":
@@ -187,5 +188,9 @@ class Settings:
             llm=llm if self.llm_enabled else None, embedding_llm=llm,
             top_k=self.top_k, max_quotes=self.max_quotes, max_quote_chars=self.max_quote_chars,
             max_question_chars=self.max_question_chars, max_article_chars=self.max_article_chars,
-            max_articles_per_scope=self.max_articles_per_server, lexical_path=self.lexical_path,
+            max_articles_per_scope=self.max_articles_per_server,
+            max_feeds_per_scope=self.max_feeds_per_server,
+            fetch=FetchPolicy(allow_hosts=frozenset(self.fetch_allow_hosts), timeout=self.fetch_timeout,
+                              max_bytes=self.fetch_max_bytes),
+            lexical_path=self.lexical_path,
         )

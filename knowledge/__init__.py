@@ -10,14 +10,24 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .errors import FetchFailed, InputError, KnowledgeError, LimitError, NotFoundError, StoreError
+from .errors import (
+    FetchFailed,
+    FilterError,
+    InputError,
+    KnowledgeError,
+    LimitError,
+    NotFoundError,
+    StoreError,
+)
 from .models import GLOBAL_SCOPE, Answer, Article, Citation, Passage
 
 if TYPE_CHECKING:
-    from .base import ARTICLES_DIR, CoreConfig, IngestResult, KnowledgeBase
+    from .base import ARTICLES_DIR, CoreConfig, IngestResult, IngestStatus, KnowledgeBase
     from .retrieval import SearchFilter
+    from .sources import FetchPolicy, Pasted, Source, Upload
 
-_LAZY = {"ARTICLES_DIR": "base", "CoreConfig": "base", "IngestResult": "base", "KnowledgeBase": "base", "SearchFilter": "retrieval"}
+_LAZY = {"ARTICLES_DIR": "base", "CoreConfig": "base", "IngestResult": "base", "IngestStatus": "base", "KnowledgeBase": "base",
+         "SearchFilter": "retrieval", "FetchPolicy": "sources", "Pasted": "sources", "Source": "sources", "Upload": "sources"}
 
 
 def __getattr__(name: str) -> Any:
@@ -30,7 +40,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "ARTICLES_DIR", "GLOBAL_SCOPE", "Answer", "Article", "Citation", "CoreConfig", "FetchFailed", "IngestResult",
-    "InputError", "KnowledgeBase", "KnowledgeError", "LimitError", "NotFoundError", "Passage",
-    "SearchFilter", "StoreError",
+    "ARTICLES_DIR", "GLOBAL_SCOPE", "Answer", "Article", "Citation", "CoreConfig", "FetchFailed", "FetchPolicy",
+    "FilterError", "IngestResult", "IngestStatus", "InputError", "KnowledgeBase", "KnowledgeError", "LimitError",
+    "NotFoundError", "Passage", "Pasted", "SearchFilter", "Source", "StoreError", "Upload",
 ]
