@@ -175,3 +175,56 @@ def test_the_index_answers_from_what_it_holds_while_the_chroma_server_is_down(em
     kb.lexical.poll_seconds = 0.0  # the next search polls the change log of a server that is gone
     hits = kb.lexical.search("harbour repairs", 5)
     assert [sc.chunk.article_id for sc, _ in hits] == [art.id]
+
+
+def _council(i: int, extra: str = "") -> object:
+    return build_article(title=f"Council meeting {i}", source="Town News", published="2024-03-01",
+                         text=f"The council voted on the budget for roads and schools. {extra}".strip())
+
+
+def _or_scores(index: LexicalIndex, question: str, k: int) -> list[float]:
+    """The scores of FTS5's own ranking of the OR of every term, which the pruned query must
+    reproduce (equal chunks may tie in either order, so scores are compared, not ids)."""
+    from knowledge.textstats import content_stems
+
+    return [round(s, 9) for _, s in index._search_every_term(list(dict.fromkeys(content_stems(question))), k, [], [])]
+
+
+def test_a_question_whose_only_distinguishing_term_is_rare_finds_its_chunk(make_kb):
+    kb = make_kb()
+    for i in range(12):  # "council", "budget", "vote", "road", "school" are in every chunk
+        kb.ingest(_council(i))
+    rare = kb.ingest(_council(99, "A zeppelin will carry the mayor.")).article
+    kb.lexical.ensure_current()
+    plan = kb.lexical._plan(["council", "budget", "zeppelin"])
+    assert plan is not None and plan.selective == ["zeppelin"]  # the common terms only re-score
+    hits = kb.lexical.search("council budget zeppelin", 5)
+    assert hits[0][0].chunk.article_id == rare.id
+    # Chunks without the rare term are left out, and what is kept is scored and ordered as the
+    # OR of every term would score and order it.
+    assert [sc.chunk.article_id for sc, _ in hits] == [rare.id]
+    assert [round(s, 9) for _, s in hits] == _or_scores(kb.lexical, "council budget zeppelin", 5)[:1]
+
+
+def test_a_question_of_common_terms_alone_still_ranks_by_every_term(make_kb):
+    kb = make_kb()
+    for i in range(6):
+        kb.ingest(_council(i))
+    long_one = kb.ingest(_council(7, "The council budget, the council budget and the council budget again.")).article
+    kb.lexical.ensure_current()
+    plan = kb.lexical._plan(["council", "budget", "school"])
+    assert plan is not None and len(plan.selective) == 1  # every term is common: the rarest chooses
+    hits = kb.lexical.search("council budget school", 10)
+    assert hits[0][0].chunk.article_id == long_one.id and len(hits) == kb.lexical.size()  # every chunk holds the terms
+    assert [round(s, 9) for _, s in hits] == _or_scores(kb.lexical, "council budget school", 10)
+
+
+def test_a_filter_applies_to_the_pruned_candidates(make_kb):
+    from knowledge import SearchFilter
+
+    kb = make_kb()
+    kb.ingest(_council(1, "A zeppelin will carry the mayor."))
+    other = kb.ingest(build_article(title="Zeppelin museum", source="Air News", published="2024-03-02",
+                                    text="The zeppelin museum opened its doors.")).article
+    hits = kb.lexical.search("zeppelin", 5, SearchFilter(outlet="Air News"))
+    assert [sc.chunk.article_id for sc, _ in hits] == [other.id]
