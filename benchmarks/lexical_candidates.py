@@ -1,5 +1,9 @@
 """Lexical index candidates side by side on the BBC dev set: SQLite FTS5, tantivy, bm25s.
 
+Two FTS5 queries run over the same index file: "fts5" is `knowledge.lexical`'s query (the rarer
+terms choose candidates, every term re-scores them), "fts5-or" the OR of every term that FTS5
+ranks alone (the query before it).
+
 Each candidate indexes the same chunks (the stems of title and text, as `knowledge.lexical`
 writes them) of a store holding the BBC corpus, and answers the 60 dev questions alone ("bm25")
 and fused with the same dense ranking ("hybrid", `Retriever.search`). Reported per candidate:
@@ -9,11 +13,14 @@ article once the index exists (bm25s cannot add documents: its figure is a rebui
 
     python benchmarks/lexical_candidates.py --store data/bbc --rounds 3
     python benchmarks/lexical_candidates.py --corpus --rounds 3   # BM25 alone, no store needed
+    python benchmarks/lexical_candidates.py --corpus --copies 10  # FTS5 alone, 10 copies of each chunk
     python benchmarks/lexical_candidates.py --smoke        # 30 articles, 5 questions (CI)
 
 `--corpus` chunks the 2,225 BBC files itself (no embedding, no duplicate merging, so a few more
 chunks than a store holds) and compares the candidates on BM25 alone, adding how often each
-one's top 30 is the same list, in the same order, as bm25s's (what fusion would see).
+one's top 30 is the same list, in the same order, as bm25s's and as fts5-or's (what fusion
+would see). `--copies N` indexes every chunk N times (as N articles) and measures the FTS5 queries
+only.
 
 tantivy and bm25s are only needed here (`pip install -e '.[bench]'`); a missing one is skipped.
 The store is only read. Writes benchmarks/results/lexical_candidates.json (…_smoke.json).
@@ -38,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from knowledge import CoreConfig, KnowledgeBase, SearchFilter  # noqa: E402
 from knowledge.evaluation import load_questions, matches  # noqa: E402
-from knowledge.lexical import LexicalIndex, body_of  # noqa: E402
+from knowledge.lexical import LexicalIndex, _filter_sql, body_of  # noqa: E402
 from knowledge.retrieval import Retriever  # noqa: E402
 from knowledge.store import StoredChunk, chunk_id  # noqa: E402
 from knowledge.textstats import content_stems  # noqa: E402
@@ -90,6 +97,31 @@ class Bm25sMemory:
 
     def size(self) -> int:
         return len(self.chunks)
+
+
+class Fts5OrQuery:
+    """The FTS5 query before pruning, on the same index file: FTS5 ranks every chunk holding any term."""
+
+    name = "fts5-or"
+
+    def __init__(self, index: LexicalIndex) -> None:
+        self.index = index
+
+    def ensure_current(self) -> None:
+        self.index.ensure_current()
+
+    def search(self, question: str, k: int, flt: SearchFilter | None = None) -> list[tuple[StoredChunk, float]]:
+        self.index.ensure_current()
+        terms = list(dict.fromkeys(content_stems(question)))
+        if not terms or k <= 0:
+            return []
+        return self.index._search_every_term(terms, k, *_filter_sql(flt))
+
+    def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
+        return self.index.document_frequencies(terms)
+
+    def size(self) -> int:
+        return self.index.size()
 
 
 class TantivyIndex:
@@ -155,7 +187,8 @@ def lexical_quality(cand: object, questions: list[dict], arts: dict) -> dict:
             continue
         n += 1
         ranked = cand.search(" ".join(q["question"].split()), 10, None)  # type: ignore[attr-defined]
-        rank = next((i for i, (sc, _) in enumerate(ranked, start=1) if matches(arts[sc.chunk.article_id], q["article"])), None)
+        rank = next((i for i, (sc, _) in enumerate(ranked, start=1)
+                     if matches(arts[sc.chunk.article_id.split("~")[0]], q["article"])), None)  # a copy counts as its article
         hit1 += rank == 1
         rr += 1 / rank if rank else 0.0
     return {"hit@1": round(hit1 / max(1, n), 4), "mrr@10": round(rr / max(1, n), 4)}
@@ -211,9 +244,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--corpus", action="store_true", help="BM25 alone over the chunked corpus files, no store")
+    ap.add_argument("--copies", type=int, default=1, help="with --corpus: index every chunk this many times")
     args = ap.parse_args()
     if args.corpus:
-        corpus_main(args.rounds)
+        corpus_main(args.rounds, max(1, args.copies))
         return
     questions = load_questions(BBC / "dev_qa.jsonl")
     work = tempfile.TemporaryDirectory(prefix="lexical-candidates-")
@@ -250,6 +284,7 @@ def main() -> None:
     fts = LexicalIndex(store, Path(work.name) / "fts" / "index.sqlite3")
     fts.open()
     build_s["fts5"], cands["fts5"] = time.perf_counter() - t, fts
+    build_s["fts5-or"], cands["fts5-or"] = build_s["fts5"], Fts5OrQuery(fts)
     skipped = []
     if importlib.util.find_spec("tantivy"):
         t = time.perf_counter()
@@ -274,6 +309,7 @@ def main() -> None:
     fts._write(big.id + "~copy", big, mine)
     add_ms["fts5"] = (time.perf_counter() - t) * 1000
     fts._write(big.id + "~copy", None, [])
+    add_ms["fts5-or"] = add_ms["fts5"]  # the same file
     if "tantivy" in cands:
         tv = cands["tantivy"]
         t = time.perf_counter()
@@ -328,7 +364,7 @@ def main() -> None:
     work.cleanup()
 
 
-def corpus_main(rounds: int) -> None:
+def corpus_main(rounds: int, copies: int = 1) -> None:
     questions = load_questions(BBC / "dev_qa.jsonl")
     work = tempfile.TemporaryDirectory(prefix="lexical-corpus-")
     t = time.perf_counter()
@@ -343,14 +379,18 @@ def corpus_main(rounds: int) -> None:
     t = time.perf_counter()
     fts = LexicalIndex(_CorpusStore(), Path(work.name) / "fts.sqlite3")  # type: ignore[arg-type]
     fts._migrate()
-    for aid, cs in by_article.items():
-        fts._write(aid, arts[aid], cs)
+    for copy in range(copies):  # copy n of an article is article "<id>~n"
+        for aid, cs in by_article.items():
+            fts._write(aid if copy == 0 else f"{aid}~{copy}", arts[aid], cs)
     fts._opened = True
     build_s["fts5"], cands["fts5"] = time.perf_counter() - t, fts
+    build_s["fts5-or"], cands["fts5-or"] = build_s["fts5"], Fts5OrQuery(fts)
     skipped = []
     for name, make in (("tantivy", lambda: TantivyIndex(chunks, titles, _mkdir(Path(work.name) / "tantivy"))),
                        ("bm25s", lambda: Bm25sMemory(chunks, titles))):
-        if importlib.util.find_spec(name):
+        if copies > 1:
+            skipped.append(name)
+        elif importlib.util.find_spec(name):
             t = time.perf_counter()
             cands[name] = make()
             build_s[name] = time.perf_counter() - t
@@ -359,30 +399,40 @@ def corpus_main(rounds: int) -> None:
     rows = {name: {"bm25": lexical_quality(c, questions, arts), "build_s": round(build_s[name], 2), "chunks": c.size()}  # type: ignore[attr-defined]
             for name, c in cands.items()}
     qtexts = [" ".join(q["question"].split()) for q in questions]
-    if "bm25s" in cands:
-        key = {q: [(sc.chunk.article_id, sc.chunk.index) for sc, _ in cands["bm25s"].search(q, DEPTH)] for q in qtexts}  # type: ignore[attr-defined]
-        for name, c in cands.items():
-            same = sum(1 for q in qtexts if [(sc.chunk.article_id, sc.chunk.index) for sc, _ in c.search(q, DEPTH)] == key[q])  # type: ignore[attr-defined]
-            rows[name]["same_top30_as_bm25s"] = round(same / len(qtexts), 3)
-    timings: dict[str, list[float]] = {name: [] for name in cands}
-    for _ in range(rounds):
-        for q in qtexts:
+    for ref in ("bm25s", "fts5-or"):
+        if ref in cands:
+            key = {q: [(sc.chunk.article_id, sc.chunk.index) for sc, _ in cands[ref].search(q, DEPTH)] for q in qtexts}  # type: ignore[attr-defined]
             for name, c in cands.items():
+                same = sum(1 for q in qtexts if [(sc.chunk.article_id, sc.chunk.index) for sc, _ in c.search(q, DEPTH)] == key[q])  # type: ignore[attr-defined]
+                rows[name][f"same_top30_as_{ref.replace('-', '_')}"] = round(same / len(qtexts), 3)
+    timings: dict[str, list[float]] = {name: [] for name in cands}
+    per_round: list[dict[str, float]] = []
+    for _ in range(rounds):
+        this: dict[str, list[float]] = {name: [] for name in cands}
+        for q in qtexts:
+            for name, c in cands.items():  # alternating question by question
                 s = time.perf_counter()
                 c.search(q, DEPTH, None)  # type: ignore[attr-defined]
-                timings[name].append(time.perf_counter() - s)
+                this[name].append(time.perf_counter() - s)
+        per_round.append({n: round(statistics.median(v) * 1000, 3) for n, v in this.items()})
+        for n, v in this.items():
+            timings[n].extend(v)
     for name, v in timings.items():
         rows[name]["query_ms"] = {"p50": round(statistics.median(v) * 1000, 3), "p95": round(pct(v, 95) * 1000, 3)}
-    print(f"corpus: {len(arts)} articles chunked in {chunk_s:.0f} s, {len(chunks)} chunks, {len(questions)} questions, "
+    print(f"corpus: {len(arts)} articles chunked in {chunk_s:.0f} s, {len(chunks)} chunks x {copies} copies, {len(questions)} questions, "
           f"{rounds} rounds alternating; load average {os.getloadavg()[0]:.1f}" + (f"; skipped: {', '.join(skipped)}" if skipped else ""))
-    print(f"{'candidate':<10}{'hit@1':>8}{'mrr@10':>8}{'same top 30':>13}{'q p50 ms':>10}{'q p95 ms':>10}{'build s':>9}")
+    print(f"{'candidate':<10}{'hit@1':>8}{'mrr@10':>8}{'=bm25s top30':>14}{'=fts5-or top30':>16}{'q p50 ms':>10}{'q p95 ms':>10}{'build s':>9}")
     for name, r in rows.items():
-        print(f"{name:<10}{r['bm25']['hit@1']:>8}{r['bm25']['mrr@10']:>8}{r.get('same_top30_as_bm25s', '-'):>13}"
-              f"{r['query_ms']['p50']:>10}{r['query_ms']['p95']:>10}{r['build_s']:>9}")
+        print(f"{name:<10}{r['bm25']['hit@1']:>8}{r['bm25']['mrr@10']:>8}{r.get('same_top30_as_bm25s', '-'):>14}"
+              f"{r.get('same_top30_as_fts5_or', '-'):>16}{r['query_ms']['p50']:>10}{r['query_ms']['p95']:>10}{r['build_s']:>9}")
+    for i, pr in enumerate(per_round, start=1):
+        print(f"round {i} median ms: " + ", ".join(f"{n} {v}" for n, v in pr.items()))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "lexical_candidates_corpus.json").write_text(json.dumps({
-        "articles": len(arts), "chunks": len(chunks), "questions": len(questions), "rounds": rounds,
-        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()], "skipped": skipped, "rows": rows}, indent=2) + "\n")
+    name = "lexical_candidates_corpus.json" if copies == 1 else f"lexical_candidates_corpus_{copies}x.json"
+    (RESULTS / name).write_text(json.dumps({
+        "articles": len(arts), "chunks": len(chunks), "copies": copies, "indexed_chunks": fts.size(), "questions": len(questions),
+        "rounds": rounds, "loadavg_at_end": [round(x, 2) for x in os.getloadavg()], "skipped": skipped, "rows": rows,
+        "per_round_p50_ms": per_round}, indent=2) + "\n")
     fts.close()
     work.cleanup()
 
