@@ -415,8 +415,10 @@ class LexicalIndex:
         cond = " AND ".join(where) or "1"
         cols = "c.id, c.article_id, c.version, c.idx, c.start, c.end, c.sentences, c.text"
         ids = [rowid for _, rowid in scored]
+        # CROSS JOIN keeps the candidates' ids as the outer loop: left to itself SQLite walked
+        # every article of the scope and its chunks (25 ms against 0.4 ms at 3,673 chunks).
         got = {r[0]: r[1:] for r in db.execute(
-            f"SELECT {cols} FROM chunks c JOIN articles a ON a.article_id = c.article_id "
+            f"SELECT {cols} FROM chunks c CROSS JOIN articles a ON a.article_id = c.article_id "
             f"WHERE c.id IN ({','.join('?' * len(ids))}) AND {cond}", (*ids, *args))}
         out = [(_stored(got[rowid]), score) for score, rowid in scored if rowid in got][:k]
         if len(out) < k and where and len(rows) == fetch:
