@@ -190,7 +190,8 @@ def _or_scores(index: LexicalIndex, question: str, k: int) -> list[float]:
     return [round(s, 9) for _, s in index._search_every_term(list(dict.fromkeys(content_stems(question))), k, [], [])]
 
 
-def test_a_question_whose_only_distinguishing_term_is_rare_finds_its_chunk(make_kb):
+def test_a_question_whose_only_distinguishing_term_is_rare_finds_its_chunk(make_kb, monkeypatch):
+    monkeypatch.setattr("knowledge.lexical.OR_POSTINGS", 0)  # prune however small the index
     kb = make_kb()
     for i in range(12):  # "council", "budget", "vote", "road", "school" are in every chunk
         kb.ingest(_council(i))
@@ -206,7 +207,8 @@ def test_a_question_whose_only_distinguishing_term_is_rare_finds_its_chunk(make_
     assert [round(s, 9) for _, s in hits] == _or_scores(kb.lexical, "council budget zeppelin", 5)[:1]
 
 
-def test_a_question_of_common_terms_alone_still_ranks_by_every_term(make_kb):
+def test_a_question_of_common_terms_alone_still_ranks_by_every_term(make_kb, monkeypatch):
+    monkeypatch.setattr("knowledge.lexical.OR_POSTINGS", 0)  # prune however small the index
     kb = make_kb()
     for i in range(6):
         kb.ingest(_council(i))
@@ -219,7 +221,8 @@ def test_a_question_of_common_terms_alone_still_ranks_by_every_term(make_kb):
     assert [round(s, 9) for _, s in hits] == _or_scores(kb.lexical, "council budget school", 10)
 
 
-def test_a_filter_applies_to_the_pruned_candidates(make_kb):
+def test_a_filter_applies_to_the_pruned_candidates(make_kb, monkeypatch):
+    monkeypatch.setattr("knowledge.lexical.OR_POSTINGS", 0)  # prune however small the index
     from knowledge import SearchFilter
 
     kb = make_kb()
