@@ -215,6 +215,7 @@ class KnowledgeBase:
         if not retrieved.passages:
             return refusal([])
         if self.llm is not None:
+            question = self.check_question(question)  # the model gets the text whose length was checked
             try:
                 return await self.llm.answer(
                     question, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars, history=history,

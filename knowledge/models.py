@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -95,6 +96,18 @@ class Citation:
         }
 
 
+@dataclass(frozen=True)
+class Claim:
+    """One sentence of a model's answer and the numbers (1-based, into ``Answer.citations``) of
+    the verified quotes it rests on."""
+
+    text: str
+    quotes: tuple[int, ...]
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "quotes": list(self.quotes)}
+
+
 Mode = Literal["extractive", "llm"]
 
 
@@ -108,6 +121,14 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     note: str = ""  # e.g. why the model was not used this time
     passages: tuple[Passage, ...] = field(default=(), compare=False, repr=False)
+    claims: tuple[Claim, ...] = ()  # a model's answer, sentence by sentence; `text` joins them
+
+    def cited_text(self, escape: Callable[[str], str] = str) -> str:
+        """The answer with each claim followed by the numbers of its quotes ("… [1][2]"), each
+        claim's words passed through `escape` (the text as it is when there are no claims)."""
+        if not self.claims:
+            return escape(self.text)
+        return " ".join(f"{escape(c.text)} " + "".join(f"[{n}]" for n in c.quotes) for c in self.claims)
 
     def to_dict(self) -> dict:
         out = {
@@ -115,6 +136,7 @@ class Answer:
             "answerable": self.answerable,
             "mode": self.mode,
             "citations": [c.to_dict() for c in self.citations],
+            "claims": [c.to_dict() for c in self.claims],
         }
         if self.note:
             out["note"] = self.note
