@@ -63,7 +63,7 @@ def cli(ctx: click.Context, env_file: str) -> None:
 
 
 def render_answer(answer: Answer) -> str:
-    lines = [answer.text]
+    lines = [answer.cited_text()]
     if answer.note:
         lines += ["", f"({answer.note})"]
     if answer.citations:

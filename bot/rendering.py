@@ -20,6 +20,8 @@ import discord
 
 from knowledge import Answer, Article, Citation
 
+from .plaintext import plain
+
 log = logging.getLogger(__name__)
 
 CONTENT = 2000
@@ -37,6 +39,8 @@ COLOUR_FALLBACK = discord.Colour.gold()
 COLOUR_NOT_FOUND = discord.Colour.light_grey()
 EXCERPT_CONTEXT = 240  # characters of article text shown on each side of a quote
 NOT_FOUND_HINT = "Use `/articles list` to see which articles are loaded."
+LLM_CHECKED = ("Written by a language model. Checked: each quote stands word for word in its article, and each "
+               "sentence cites at least one of them [n]. Not checked: that the sentence says what its quotes say.")
 
 
 def shorten(text: str, limit: int, placeholder: str = "…") -> str:
@@ -66,10 +70,10 @@ def source_field(n: int, c: Citation, *, quoted_above: bool = False) -> tuple[st
     """(name, value) of source number `n`; None if its quote alone would not fit in a field.
     `quoted_above`: the answer text already holds the quote (extractive answers), so the field
     points to it instead of showing it twice."""
-    meta = ", ".join(x for x in (c.source, c.published) if x)
+    meta = plain(", ".join(x for x in (c.source, c.published) if x))
     tail = f" — {meta}" if meta else ""
-    name = f"[{n}] " + shorten(c.title, FIELD_NAME - len(tail) - 5) + tail
-    value = "Quoted above." if quoted_above else f"“{c.quote}”"
+    name = f"[{n}] " + shorten(plain(c.title), FIELD_NAME - len(tail) - 5) + tail
+    value = "Quoted above." if quoted_above else f"“{plain(c.quote)}”"
     if not c.verified:
         value = "(not checked against the article) " + value
     if len(value) > FIELD_VALUE:
@@ -89,13 +93,13 @@ class RenderedAnswer:
 def answer_embeds(answer: Answer, *, question: str) -> RenderedAnswer:
     """The answer as embeds for one message: text first, then numbered sources with their quotes."""
     if not answer.answerable:
-        colour, text = COLOUR_NOT_FOUND, f"{answer.text}\n\n{NOT_FOUND_HINT}"
+        colour, text = COLOUR_NOT_FOUND, f"{plain(answer.text)}\n\n{NOT_FOUND_HINT}"
     else:
-        colour, text = (COLOUR_FALLBACK if answer.note else COLOUR_ANSWER), answer.text
+        colour, text = (COLOUR_FALLBACK if answer.note else COLOUR_ANSWER), answer.cited_text(plain)
     first = discord.Embed(title=shorten(question, TITLE), description=fit_lines(text, DESCRIPTION), colour=colour)
     footer = [answer.note] if answer.note else []
     if answer.answerable:
-        footer.append("Quoted straight from the articles." if answer.mode == "extractive" else "Written by a language model; quotes checked against the articles.")
+        footer.append("Quoted straight from the articles." if answer.mode == "extractive" else LLM_CHECKED)
     embeds = [first]
     # room kept for the footer, and for "N more sources…" should any be left out
     budget = EMBED_TOTAL - len(first) - len(" · ".join(footer)) - 80
@@ -136,24 +140,24 @@ def excerpt(text: str, start: int, end: int, context: int = EXCERPT_CONTEXT) -> 
         ends = [m.start() + 1 for m in _SENTENCE_END.finditer(text, end, hi) if text[m.start()] != "\n"]
         space = text.rfind(" ", end, hi)
         hi = ends[-1] if ends else (space if space != -1 else end)
-    before, after = text[lo:start], text[end:hi].rstrip()
-    return f"{'…' if lo > 0 else ''}{before}**{text[start:end]}**{after}{'…' if hi < len(text) else ''}"
+    before, after = plain(text[lo:start]), plain(text[end:hi].rstrip())
+    return f"{'…' if lo > 0 else ''}{before}**{plain(text[start:end])}**{after}{'…' if hi < len(text) else ''}"
 
 
 def quote_embed(n: int, c: Citation, article: Article | None) -> discord.Embed:
     """One source of an answer with its quote in context, re-checked against the stored article."""
-    embed = discord.Embed(title=shorten(f"[{n}] {c.title}", TITLE), url=c.url or None, colour=COLOUR_ANSWER)
+    embed = discord.Embed(title=shorten(f"[{n}] {plain(c.title)}", TITLE), url=c.url or None, colour=COLOUR_ANSWER)
     if article is None:
-        embed.description = f"“{c.quote}”\n\nThis article has been removed since."
+        embed.description = f"“{plain(c.quote)}”\n\nThis article has been removed since."
     elif article.text[c.start : c.end] != c.quote:
-        embed.description = f"“{c.quote}”\n\nThe article has been revised since; this quote no longer stands in it."
+        embed.description = f"“{plain(c.quote)}”\n\nThe article has been revised since; this quote no longer stands in it."
     else:
         embed.description = excerpt(article.text, c.start, c.end)
-    meta = [x for x in (c.source, c.published) if x]
+    meta = [plain(x) for x in (c.source, c.published) if x]
     meta.append("quote checked ✓" if c.verified and article is not None else "quote not checked")
     embed.set_footer(text=" · ".join(meta))
     if len(embed.description) > DESCRIPTION:  # a 1,000-character quote with context still fits
-        embed.description = f"“{c.quote}”"
+        embed.description = f"“{plain(c.quote)}”"
     return embed
 
 
