@@ -116,11 +116,19 @@ def _split_old_answer(text: str) -> list[DraftSentence]:
     """The old shape, one string: its sentences, each citing the `[n]` markers it holds."""
     out = []
     for piece in _SENTENCE_END.split(" ".join(text.split())):
-        refs = tuple(dict.fromkeys(as_number(m) for m in _MARKER.findall(piece)))
-        words = _MARKER.sub("", piece).strip()
+        refs = tuple(dict.fromkeys(n for n in (as_number(m) for m in _MARKER.findall(piece)) if n is not None))
+        words = " ".join(_MARKER.sub("", piece).split())
         if words:
-            out.append(DraftSentence(" ".join(words.split()), tuple(n for n in refs if n is not None), bool(refs)))
+            out.append(_sentence(words, refs, bool(refs)))
     return out
+
+
+def _sentence(text: str, refs: tuple[int, ...], marked: bool) -> DraftSentence:
+    """A sentence as read; one too long for a short answer is kept (to be counted as left out)
+    but cites nothing, so it is never shown, whole or cut."""
+    if len(text) > MAX_SENTENCE_CHARS:
+        return DraftSentence(text[:MAX_SENTENCE_CHARS], (), marked)
+    return DraftSentence(text, refs, marked)
 
 
 def _sentences(value: Any) -> list[DraftSentence]:
@@ -133,9 +141,9 @@ def _sentences(value: Any) -> list[DraftSentence]:
         if isinstance(item, str):
             out += _split_old_answer(item[:MAX_SENTENCE_CHARS])
         elif isinstance(item, dict) and isinstance(item.get("sentence"), str):
-            text = " ".join(_MARKER.sub("", item["sentence"]).split())
+            text = " ".join(_MARKER.sub("", item["sentence"][: MAX_SENTENCE_CHARS * 4]).split())
             if text:
-                out.append(DraftSentence(text, _refs(item.get("quotes")), True))
+                out.append(_sentence(text, _refs(item.get("quotes")), True))
     return out
 
 
