@@ -1,5 +1,6 @@
 """Does a check between a model's sentence and its quotes catch invented claims without dropping
-good ones? Word overlap (`claims.words_backed`) against the local embedding model's cosine.
+good ones? Word overlap (`claims.words_backed`: numbers and names must stand in the quotes, and at
+most a share of the content words may be new) against the local embedding model's cosine.
 
 Claims are built from public question sets, each paired with the one quote that backs it:
 
@@ -148,7 +149,9 @@ def main() -> None:
     kinds = sorted({c[1] for c in claims}, key=lambda k: (k != "good", k))
     methods: dict[str, list[bool]] = {"no check": [True] * len(claims)}
     for share in SHARES:
-        methods[f"overlap ≤{share:.2f} new"] = [words_backed(s, [q], share) for _, _, s, q in claims]
+        # as in claims.tie: the outlet and date of the quote count as its words
+        methods[f"overlap ≤{share:.2f} new"] = [words_backed(s, [q] + (["Xinhua 2025-01-14"] if n == "seed" else []), share)
+                                                for n, _, s, q in claims]
     for t in COSINES:
         methods[f"cosine ≥{t:.1f}"] = [bool(c >= t) for c in cos]
 

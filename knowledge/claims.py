@@ -6,8 +6,8 @@ Once the quotes are checked against the stored articles, a sentence is kept only
 - at least one quote it cites was verified (the others are forgotten), and
 - every stretch of it inside quotation marks stands in one of its verified quotes: the answer's
   own words may not put an unchecked quotation in anyone's mouth; and
-- its words are its quotes' words (`words_backed`): every number in it stands in its quotes, and
-  at most MAX_NEW_WORDS_SHARE of its content words (stemmed, stop words aside) are new. The outlet
+- its words are its quotes' words (`words_backed`): every number and name (a capitalised word
+  after the first) in it stands in its quotes, and at most MAX_NEW_WORDS_SHARE of its content words (stemmed, stop words aside) are new. The outlet
   and date of its quotes count as theirs ("According to Xinhua, …"). A sentence that adds a claim
   to a real quote ("Reuters issued a correction: <quote>") fails this; a paraphrase passes.
   Measured in benchmarks/claim_support.py (see benchmarks/README.md).
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from .models import Citation, Claim
 from .quotes import normalise
 from .replies import DraftSentence
-from .textstats import QUESTION_WORDS, content_stems, words
+from .textstats import _WORD, QUESTION_WORDS, STOPWORDS, content_stems, stem, words
 
 MAX_CLAIMS = 6
 MAX_NEW_WORDS_SHARE = 0.25
@@ -68,9 +68,22 @@ def new_words(sentence: str, backing: Sequence[str]) -> tuple[int, int]:
     return len(mine - have), len(mine)
 
 
+def _names(text: str) -> set[str]:
+    """Capitalised words: the names a sentence brings in ("Reuters", "Friday"); the first word
+    counts unless it is a stop word ("The", "He") or a question word ("According")."""
+    found = _WORD.findall(text)
+    names = {w.lower() for w in found[1:] if w[0].isupper()}
+    if found and found[0][0].isupper() and found[0].lower() not in STOPWORDS | QUESTION_WORDS:
+        names.add(found[0].lower())
+    return {stem(w) for w in names}
+
+
 def words_backed(sentence: str, backing: Sequence[str], max_new_share: float = MAX_NEW_WORDS_SHARE) -> bool:
-    """Every number of `sentence` stands in `backing`, and few of its content words are new."""
-    if not _numbers(sentence) <= _numbers(" ".join(backing)):
+    """Every number and name of `sentence` stands in `backing`, and few of its content words are new."""
+    joined = " ".join(backing)
+    if not _numbers(sentence) <= _numbers(joined):
+        return False
+    if not _names(sentence) <= {stem(w) for w in words(joined)}:
         return False
     new, total = new_words(sentence, backing)
     return new <= max_new_share * total
