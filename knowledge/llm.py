@@ -27,9 +27,9 @@ from typing import Any
 from .answering import citation, refusal
 from .chunking import split_sentences
 from .claims import tie
-from .models import Answer, Article, Citation, Passage, Span
+from .models import Answer, Article, Citation, Claim, Passage, Span
 from .quotes import NormalisedText, locate, whole_unit
-from .replies import UNREADABLE, Draft, DraftQuote, ModelFailure, read_reply
+from .replies import UNREADABLE, Draft, DraftQuote, ModelFailure, completion_content, read_reply
 
 __all__ = ["LLMAnswerer", "LLMConfig", "ModelFailure", "check_quotes", "render_passages"]
 
@@ -149,7 +149,7 @@ def checked_answer(draft: Draft, passages: Sequence[Passage], *, max_quotes: int
     # Only the quotes some kept sentence cites are shown, renumbered in order.
     used = sorted({n for c in tied.claims for n in c.quotes})
     renumber = {old: new for new, old in enumerate(used, start=1)}
-    claims = tuple(type(c)(c.text, tuple(renumber[n] for n in c.quotes)) for c in tied.claims)
+    claims = tuple(Claim(c.text, tuple(renumber[n] for n in c.quotes)) for c in tied.claims)
     note = ""
     if tied.dropped:
         note = (f"{tied.dropped} sentence{'s' * (tied.dropped != 1)} of the model's answer "
@@ -263,8 +263,6 @@ class LLMAnswerer:
 
     async def complete(self, question: str, passages: Sequence[Passage], history: Sequence[tuple[str, str]] = ()) -> str:
         """The model's message text, unchecked (for diagnostics and tests)."""
-        from .replies import completion_content
-
         body = await self.fetch(self.messages(question, passages, history))
         return await asyncio.to_thread(completion_content, body)
 
