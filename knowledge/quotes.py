@@ -164,7 +164,10 @@ def on_word_boundaries(text: str, span: Span) -> bool:
 def whole_unit(text: str, span: Span, sentences: tuple[Span, ...], max_chars: int) -> Span | None:
     """`span` as a quote that can be shown: itself when it is a clause or more, else the whole
     sentence(s) it stands in when they fit `max_chars`; None when it cuts a word, has fewer than
-    MIN_QUOTE_WORDS words, or cannot be widened to fit."""
+    MIN_QUOTE_WORDS words, or is (or would widen to) more than `max_chars`: cutting it would make
+    the very fragment this check keeps out."""
+    if span.end - span.start > max_chars:
+        return None
     if not on_word_boundaries(text, span) or len(words(text[span.start : span.end])) < MIN_QUOTE_WORDS:
         return None
     covering = [s for s in sentences if s.start < span.end and span.start < s.end]

@@ -89,6 +89,11 @@ def test_a_fragment_whose_sentence_is_too_long_is_dropped():
     assert _unit("be a game for wealthy nations and individuals", max_chars=100) is None
 
 
+def test_a_whole_sentence_longer_than_the_limit_is_dropped_not_cut():
+    sentence = "He said China would continue to work with all parties."
+    assert _unit(sentence, max_chars=len(sentence)) == sentence and _unit(sentence, max_chars=40) is None
+
+
 @pytest.mark.parametrize(
     "quote",
     [
