@@ -27,9 +27,10 @@ from typing import Any
 from .answering import citation, refusal
 from .chunking import split_sentences
 from .claims import tie
+from .errors import ModelFailure
 from .models import Answer, Article, Citation, Claim, Passage, Span
 from .quotes import NormalisedText, locate, whole_unit
-from .replies import UNREADABLE, Draft, DraftQuote, ModelFailure, completion_content, read_reply
+from .replies import UNREADABLE, Draft, DraftQuote, completion_content, read_reply
 
 __all__ = ["LLMAnswerer", "LLMConfig", "ModelFailure", "check_quotes", "render_passages"]
 

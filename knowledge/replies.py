@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import ModelFailure
+
 MAX_OBJECT_STARTS = 32  # `{` positions tried; a reply with its JSON further in is not worth reading
 MAX_QUOTES_READ = 20
 MAX_SENTENCES_READ = 12
@@ -25,14 +27,6 @@ MAX_SENTENCE_CHARS = 600
 _DECODER = json.JSONDecoder()
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[A-Z0-9\"“‘(])")
-
-
-class ModelFailure(Exception):
-    """The model gave nothing usable; `note` says so in a few words for the user."""
-
-    def __init__(self, note: str):
-        super().__init__(note)
-        self.note = note
 
 
 UNREADABLE = "The language model's reply was unreadable."

@@ -14,10 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from knowledge.chunking import chunk_article, split_sentences
+from knowledge.errors import ModelFailure
 from knowledge.llm import LLMConfig, checked_answer
 from knowledge.loading import build_article
 from knowledge.models import Passage
-from knowledge.replies import ModelFailure, read_draft
+from knowledge.replies import read_draft
 from tests.hostile_model import (
     FORGED_LINE,
     FORGED_QUESTION,
@@ -177,7 +178,7 @@ def test_any_value_in_any_field_gives_an_answer_or_a_model_failure(answerable, a
     try:
         result = checked_answer(read_draft(content), PASSAGES, max_quotes=3, max_quote_chars=300)
     except ModelFailure as exc:
-        assert exc.note
+        assert exc.reason
     else:
         for cl in result.claims:
             assert cl.quotes and all(1 <= n <= len(result.citations) for n in cl.quotes)
