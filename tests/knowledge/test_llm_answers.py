@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from knowledge.llm import LLMConfig
-from knowledge.replies import read_draft
+from knowledge.errors import ModelFailure
+from knowledge.llm import LLMConfig, checked_answer
+from knowledge.replies import completion_content, read_draft, read_reply
 from tests.openai_standin import delay, malformed, reply, reply_json, status
 
 Q = "Who is the Chinese Foreign Ministry spokesperson quoted in the article?"
@@ -137,18 +138,26 @@ async def test_a_real_small_model_through_llama_cpp(make_kb, llama_server):
     it quotes is either found in the article or never shown."""
     kb = make_kb(llm=LLMConfig(model=llama_server.model, base_url=llama_server.base_url, timeout=600, max_retries=0, max_tokens=160))
     kb.sync_folder()
-    retrieved = kb.retrieve(Q)
-    raw = await kb.llm.complete(Q, retrieved.passages)
+    # One request (a second one doubled a run that already takes minutes on a loaded machine),
+    # with the three best passages: its body is read both raw and through the checks.
+    passages = kb.retrieve(Q).passages[:3]
+    body = await kb.llm.fetch(kb.llm.messages(Q, passages))
+    raw = completion_content(body)
     assert raw.strip(), "the real model returned an empty reply"
-    answer = await kb.answer(Q, retrieved)
-    assert answer.mode in ("llm", "extractive")
-    _assert_exact(kb, answer)
+    try:
+        answer = checked_answer(read_reply(body), passages, max_quotes=3, max_quote_chars=300)
+    except ModelFailure:
+        answer = None  # the extractive fallback, which the other tests cover
+    if answer is not None:
+        assert answer.mode == "llm"
+        _assert_exact(kb, answer)
+        assert all(cl.quotes for cl in answer.claims)
     try:
         claimed = [str(q.get("quote", "")) for q in json.loads(raw).get("quotes", []) if isinstance(q, dict)]
     except (json.JSONDecodeError, AttributeError):
         claimed = []
-    shown = {c.quote for c in answer.citations}
-    article = kb.get(answer.citations[0].article_id).text if answer.citations else ""
+    shown = {c.quote for c in answer.citations} if answer else set()
+    article = kb.get(passages[0].article.id).text
     for q in claimed:
         if q and q not in article:
             assert q not in shown  # a paraphrased or invented quote is never shown as is
