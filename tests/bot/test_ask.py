@@ -123,8 +123,10 @@ async def test_question_in_one_server_never_cites_another_servers_article(tmp_pa
 
 
 async def test_model_timeout_still_sends_a_quoted_answer_with_a_note(tmp_path, embedder, openai_standin):
-    openai_standin.script(delay(2, reply_json({"answerable": True, "answer": "late", "quotes": []})))
-    kb = llm_kb(shared_kb(embedder), openai_standin.base_url, timeout=0.3)
+    # LLM_TIMEOUT bounds the whole call, sending included: 0.3 s could end it before the request
+    # left a loaded machine, so the bound sits well below the model's delay instead.
+    openai_standin.script(delay(8, reply_json({"answerable": True, "answer": "late", "quotes": []})))
+    kb = llm_kb(shared_kb(embedder), openai_standin.base_url, timeout=2.0)
     async with running_bot(kb, tmp_path) as h:
         _, follow = await h.ask(QUESTION)
     await kb.aclose()
