@@ -2,12 +2,20 @@
 answering and quote checking."""
 
 from .base import ARTICLES_DIR, CoreConfig, IngestResult, KnowledgeBase
-from .errors import FetchFailed, InputError, KnowledgeError, LimitError, NotFoundError, StoreError
+from .errors import (
+    FetchFailed,
+    InputError,
+    KnowledgeError,
+    LimitError,
+    NotFoundError,
+    StoreError,
+    StoreUnavailable,
+)
 from .models import GLOBAL_SCOPE, Answer, Article, Citation, Passage
 from .retrieval import SearchFilter
 
 __all__ = [
     "ARTICLES_DIR", "GLOBAL_SCOPE", "Answer", "Article", "Citation", "CoreConfig", "FetchFailed", "IngestResult",
     "InputError", "KnowledgeBase", "KnowledgeError", "LimitError", "NotFoundError", "Passage",
-    "SearchFilter", "StoreError",
+    "SearchFilter", "StoreError", "StoreUnavailable",
 ]

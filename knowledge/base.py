@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -77,6 +78,7 @@ class KnowledgeBase:
         self.lexical = LexicalIndex(store)
         self.retriever = Retriever(store, self.embedder, self.lexical)
         self.llm = LLMAnswerer(config.llm) if config.llm else None
+        self._ingest_lock = threading.RLock()
 
     @staticmethod
     def _make_embedder(config: CoreConfig) -> Embedder:
@@ -92,7 +94,15 @@ class KnowledgeBase:
     # -- loading ---------------------------------------------------------------------------
 
     def ingest(self, article: Article) -> IngestResult:
-        """Chunk, embed and store one article, all or nothing. The status says what happened:
+        """Chunk, embed and store one article, all or nothing (see `_ingest` for the statuses).
+
+        One load at a time per process: the duplicate check, the per-server limit and the write
+        must see the same store, or two threads loading twins would both store them."""
+        with self._ingest_lock:
+            return self._ingest(article)
+
+    def _ingest(self, article: Article) -> IngestResult:
+        """Load one article (the caller holds the ingest lock). The status says what happened:
 
         - "loaded": a new article;
         - "unchanged": this id and text are already stored (nothing is done);
@@ -132,14 +142,18 @@ class KnowledgeBase:
         return self.store.put(article, chunks, sentences, vectors, sentence_vectors, force=force)
 
     def reindex_missing(self) -> int:
-        """Embed, with this embedding model, stored articles that have no chunks in its collection
-        (after switching EMBEDDING_BACKEND, vectors of the old model are never mixed in);
-        returns how many. Cheap when nothing is missing."""
+        """Embed again, with this embedding model, committed articles whose committed version
+        lacks chunks in its collection: after switching EMBEDDING_BACKEND (vectors of the old
+        model are never mixed in), or a load another process broke; returns how many.
+
+        Each article record's `n_chunks` is compared with the chunks of its committed version,
+        counted from one read of the chunk ids (no chunk metadata), so this is cheap on every
+        start (see `ArticleStore.short_articles`)."""
+        short = self.store.short_articles()
+        if short:
+            self.store.refresh()
         committed = self.store.committed()
-        if self.store.chunk_count() >= len(committed):
-            return 0
-        have = self.store.articles_with_chunks()
-        missing = [a for a in committed.values() if a.id not in have]
+        missing = [committed[i] for i in short if i in committed]
         for a in missing:
             self._index(a, force=True)
         if missing:
