@@ -542,7 +542,8 @@ class ArticleStore:
         elif time.time() < self._lease_renewed + LEASE_SECONDS / 4:
             return
         self._lease_renewed = time.time()
-        meta = {"article_id": article.id, "version": article.version, "owner": self.owner, "lease_until": self._lease_renewed + LEASE_SECONDS}
+        meta = {"article_id": article.id, "version": article.version, "owner": self.owner, "model": self.model_name,
+                "lease_until": self._lease_renewed + LEASE_SECONDS}
         self._pending.upsert(ids=[intent], metadatas=[meta], embeddings=[[1.0]])
 
     def _abandoned(self, meta: Mapping[str, Any]) -> bool:
@@ -623,7 +624,10 @@ class ArticleStore:
         with self._lock:
             self.refresh()
             pend = self._pending.get(include=["metadatas"])
-            dead = {i for i, m in zip(pend["ids"], pend["metadatas"], strict=True) if all_abandoned or self._abandoned(m or {})}
+            # A load with another embedding model wrote to another chunk collection: its own
+            # model's processes clean it up.
+            dead = {i for i, m in zip(pend["ids"], pend["metadatas"], strict=True)
+                    if (m or {}).get("model", self.model_name) == self.model_name and (all_abandoned or self._abandoned(m or {}))}
             articles = {str((m or {}).get("article_id") or i.split("#", 1)[0]) for i, m in zip(pend["ids"], pend["metadatas"], strict=True) if i in dead}
             if full:
                 articles |= {k[0] for k in self.chunk_census()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,8 +20,10 @@ from pathlib import Path
 import pytest
 
 from knowledge.integrity import Breach, violations
-from tests.conftest import REPO
+from knowledge.loading import build_article
+from tests.conftest import BBC, REPO
 from tests.knowledge.store_worker import open_store, put
+from tests.newspages import bbc_available
 
 STORY = ("The harbour works began on Monday. The council said the new quay will cost {n} million euros. "
          "Divers inspected the old piers for a week. Work is due to finish next spring, the mayor said.")
@@ -142,3 +145,51 @@ def test_a_fresh_store_opened_by_four_processes_at_once_just_works(tmp_path):
             out, err = p.communicate(timeout=120)
             assert p.returncode == 0 and "corrupt" not in err, err
             assert len(json.loads(out)) == 1  # the shipped article, once
+
+
+def _fresh(path: str, model: str):
+    from chromadb.api.client import SharedSystemClient
+
+    from knowledge.store import ArticleStore
+
+    SharedSystemClient.clear_system_cache()  # see what the other process wrote, not a cache
+    return ArticleStore.open_local(path, model)
+
+
+@pytest.mark.skipif(not bbc_available(), reason="BBC corpus folder is missing")
+def test_ingest_beside_repeated_starts_commits_every_article_with_its_chunks(tmp_path, embedder):
+    # Before: every start's repair deleted the chunks of the load in progress (3 of 80 articles
+    # were left committed with no chunks while 50 `ask` commands ran).
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for n in range(1, 11):
+        shutil.copy(BBC / "business" / f"{n:03d}.txt", folder / f"{n:03d}.txt")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHROMA_", "DISCORD_"))}
+    env["CHROMA_PATH"] = path = str(tmp_path / "store")
+    cmd = [sys.executable, "-m", "bot", "--env-file", str(tmp_path / "none.env"), "ingest", str(folder), "--source", "BBC News"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    starts = 0
+    while proc.poll() is None:
+        if Path(path, "chroma.sqlite3").exists():
+            _fresh(path, embedder.name).repair()
+            starts += 1
+        time.sleep(0.05)
+    out, err = proc.communicate()
+    assert proc.returncode == 0, err
+    store = _fresh(path, embedder.name)
+    assert starts > 0 and violations(store) == []
+    assert len(store.committed()) == 11  # ten stories and the shipped article
+
+
+def test_reindex_missing_heals_a_committed_version_short_of_chunks(make_kb):
+    kb = make_kb()
+    text = " ".join(f"Sentence {i} of the harbour story says the quay cost {i} million euros." for i in range(40))
+    whole = kb.ingest(build_article(title="Harbour quay", text=text, source="Port News")).article
+    short = kb.ingest(build_article(title="Ferry strike", text="The ferry crews went on strike on Tuesday over pay.", source="Port News")).article
+    ids = kb.store._chunks.get(where={"article_id": whole.id}, include=[])["ids"]
+    assert len(ids) > 2
+    kb.store._chunks.delete(ids=[ids[1]])  # one chunk of a long article gone
+    kb.store._chunks.delete(where={"article_id": short.id})  # every chunk of another gone
+    assert {v.article_id for v in violations(kb.store)} == {whole.id, short.id}
+    assert kb.reindex_missing() == 2
+    assert violations(kb.store) == [] and kb.reindex_missing() == 0
