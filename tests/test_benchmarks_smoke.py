@@ -36,6 +36,8 @@ CASES = [
     pytest.param("concurrency", BBC, [("levels", "1", "questions_per_s"), ("levels", "32", "latency_ms_p95")], id="concurrency"),
     pytest.param("embedding_models", BBC, [("rows", "ours", "chunks_per_s"), ("rows", "ours", "mrr@10")], id="embedding_models"),
     pytest.param("extraction_quality", BBC, [("averages", "char_recall"), ("pages",)], id="extraction_quality"),
+    pytest.param("sentence_split", BBC, [("boundaries", "one paragraph", "articles_differing"), ("timing", "50000", "windowed_median_s")],
+                 id="sentence_split"),
     # The Discord benchmark serves a loopback Discord and a loopback model server.
     pytest.param("discord_load", None, [("runs",), ("idle_loop_lag_ms", "p50")], id="discord_load", marks=pytest.mark.server),
 ]
