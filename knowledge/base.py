@@ -132,14 +132,14 @@ class KnowledgeBase:
                     raise LimitError(f"This server already has {count:,} article{'s' * (count != 1)}, the most allowed (MAX_ARTICLES_PER_SERVER). Remove some first.")
         return IngestResult(self._index(article), article)
 
-    def _index(self, article: Article, *, force: bool = False) -> str:
+    def _index(self, article: Article, *, force: bool = False, if_version: str | None = None) -> str:
         """Chunk and embed an article and write it to the store (the store's status)."""
         chunks, sentences = chunk_article(article.id, article.text, max_words=self.config.chunk_words)
         if not chunks:
             raise InputError(f"“{article.title}” has no sentences to index.")
         sentence_vectors = self.embedder.embed_documents([article.text[s.start : s.end] for s in sentences])
         vectors = pool_chunks(chunk_members(chunks, sentences), sentence_vectors)
-        return self.store.put(article, chunks, sentences, vectors, sentence_vectors, force=force)
+        return self.store.put(article, chunks, sentences, vectors, sentence_vectors, force=force, if_version=if_version)
 
     def reindex_missing(self) -> int:
         """Embed again, with this embedding model, committed articles whose committed version
@@ -151,11 +151,11 @@ class KnowledgeBase:
         start (see `ArticleStore.short_articles`)."""
         short = self.store.short_articles()
         if short:
-            self.store.refresh()
+            self.store.refresh()  # read after the count: a version revised meanwhile is left be
         committed = self.store.committed()
-        missing = [committed[i] for i in short if i in committed]
+        missing = [committed[i] for i, v in short if i in committed and committed[i].version == v]
         for a in missing:
-            self._index(a, force=True)
+            self._index(a, force=True, if_version=a.version)
         if missing:
             log.warning("indexed %d stored articles with the %s embedding model", len(missing), self.embedder.name)
         return len(missing)

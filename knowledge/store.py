@@ -442,10 +442,12 @@ class ArticleStore:
     # -- writing ---------------------------------------------------------------------------
 
     def put(self, article: Article, chunks: list[Chunk], sentences: list[Span], vectors: np.ndarray,
-            sentence_vectors: np.ndarray | None = None, *, force: bool = False) -> str:
+            sentence_vectors: np.ndarray | None = None, *, force: bool = False, if_version: str | None = None) -> str:
         """Store an article all-or-nothing; returns "loaded", "updated" or "unchanged".
 
         `sentence_vectors` (one row per sentence span) ride along in each chunk's metadata.
+        `if_version`: commit only if the committed version, read just before the commit, is
+        still this one (a heal must not undo a revision made meanwhile); else "unchanged".
         When another process commits a revision of the same article at the same moment, the
         later commit wins and the loser's chunks are removed (see the module docstring)."""
         with self._lock:
@@ -475,6 +477,11 @@ class ArticleStore:
                 self._renew(intent, article, first=True)
                 write_chunks()
                 self._renew(intent, article)
+                if if_version is not None and self._committed_version(article.id) != if_version:
+                    self._settle(article.id, exclude={intent})
+                    self._pending.delete(ids=[intent])
+                    self.refresh()
+                    return "unchanged"
                 # The commit point: one record, one write.
                 self._articles.upsert(ids=[article.id], documents=[article.text], metadatas=[_article_meta(article, len(chunks))], embeddings=[[1.0]])
                 winner, _ = self._settle(article.id, exclude={intent})
@@ -576,6 +583,10 @@ class ArticleStore:
             self._chunks.delete(ids=stale[s : s + 500])
         return winner, len(stale)
 
+    def _committed_version(self, article_id: str) -> str | None:
+        got = self._articles.get(ids=[article_id], include=["metadatas"])
+        return str((got["metadatas"][0] or {}).get("version", "")) if got["ids"] else None
+
     def _version_count(self, article_id: str, version: str) -> int:
         where = {"$and": [{"article_id": article_id}, {"version": version}]}
         return len(self._chunks.get(where=where, include=[])["ids"])
@@ -594,10 +605,10 @@ class ArticleStore:
                 return out
             offset += _PAGE
 
-    def short_articles(self) -> list[str]:
-        """Ids of committed articles whose committed version has fewer chunks here than its
-        record's `n_chunks` (none at all, after switching embedding models): two reads, the
-        article records' metadata and the chunk ids."""
+    def short_articles(self) -> list[tuple[str, str]]:
+        """(id, version) of committed articles whose committed version has fewer chunks here
+        than its record's `n_chunks` (none at all, after switching embedding models): two
+        reads, the article records' metadata and then the chunk ids."""
         want: dict[tuple[str, str], int] = {}
         offset = 0
         while True:
@@ -608,7 +619,7 @@ class ArticleStore:
                 break
             offset += _PAGE
         have = self.chunk_census()
-        return sorted(k[0] for k, n in want.items() if have.get(k, 0) < n)
+        return sorted(k for k, n in want.items() if have.get(k, 0) < n)
 
     def pending_count(self) -> int:
         return int(self._pending.count())

@@ -83,7 +83,7 @@ def test_a_start_beside_a_load_in_progress_leaves_that_load_alone(where, tmp_pat
     other.refresh()
     article_id = _article_id(other, title)
     assert _mine(other, article_id) == []
-    assert other.short_articles() == [] or article_id not in other.short_articles()
+    assert article_id not in {i for i, _ in other.short_articles()}
 
 
 def test_a_load_killed_with_sigkill_is_recovered_once_abandoned(where, tmp_path):
@@ -130,7 +130,7 @@ def test_two_processes_revising_one_article_end_with_one_version_and_its_chunks(
     store.refresh()
     assert "Revised by B" in store.get(article_id).text  # the later commit won
     assert _mine(store, article_id) == []  # exactly its chunks, nothing of A's or the original
-    assert article_id not in store.short_articles()
+    assert article_id not in {i for i, _ in store.short_articles()}
 
 
 def test_a_fresh_store_opened_by_four_processes_at_once_just_works(tmp_path):
