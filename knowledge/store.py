@@ -24,7 +24,10 @@ or one Chroma server), so clean-up must never take another process's work for de
   that order, and deletes only chunks of versions that are neither committed nor being loaded.
   A writer whose commit was overwritten by another process's revision thus deletes its own
   chunks, not the winner's; a load that starts after the listing is never touched, since its
-  chunks are not in the list. Two revisions racing end with exactly one committed version and
+  chunks are not in the list. Right after its commit a writer marks its intent `committed`:
+  from then on only the commit record protects its chunks, so whichever of two racing writers
+  settles last sees the other's version as superseded and removes it (the torture benchmark
+  found such orphans when an intent protected its version until the very end). Two revisions racing end with exactly one committed version and
   its chunks, whichever commit came last. The winner then checks that its chunks are all there
   and writes them again if not (a lease that ran out while it stalled).
 - **Healing.** `KnowledgeBase.reindex_missing()` compares each committed article's `n_chunks`
@@ -484,6 +487,9 @@ class ArticleStore:
                     return "unchanged"
                 # The commit point: one record, one write.
                 self._articles.upsert(ids=[article.id], documents=[article.text], metadatas=[_article_meta(article, len(chunks))], embeddings=[[1.0]])
+                # Committed: from now on the intent no longer protects this version's chunks (if a
+                # later commit supersedes it, that writer's clean-up must remove them).
+                self._renew(intent, article, committed=True)
                 winner, _ = self._settle(article.id, exclude={intent})
                 if winner is not None and winner.version == article.version and self._version_count(article.id, article.version) < len(ids):
                     # Our chunks went while we stalled past the lease: write them again.
@@ -543,14 +549,14 @@ class ArticleStore:
             os.close(fd)  # a recovery removed the file between our open and our lock: again
         self._owner_fd = fd
 
-    def _renew(self, intent: str, article: Article, *, first: bool = False) -> None:
+    def _renew(self, intent: str, article: Article, *, first: bool = False, committed: bool = False) -> None:
         if first:
             self._hold_owner_lock()
-        elif time.time() < self._lease_renewed + LEASE_SECONDS / 4:
+        elif not committed and time.time() < self._lease_renewed + LEASE_SECONDS / 4:
             return
         self._lease_renewed = time.time()
         meta = {"article_id": article.id, "version": article.version, "owner": self.owner, "model": self.model_name,
-                "lease_until": self._lease_renewed + LEASE_SECONDS}
+                "lease_until": self._lease_renewed + LEASE_SECONDS, "committed": committed}
         self._pending.upsert(ids=[intent], metadatas=[meta], embeddings=[[1.0]])
 
     def _abandoned(self, meta: Mapping[str, Any]) -> bool:
@@ -574,7 +580,7 @@ class ArticleStore:
         listed = self._chunks.get(where={"article_id": article_id}, include=[])["ids"]
         pend = self._pending.get(where={"article_id": article_id}, include=["metadatas"])
         live = {str((m or {}).get("version")) for i, m in zip(pend["ids"], pend["metadatas"], strict=True)
-                if i not in exclude and not self._abandoned(m or {})}
+                if i not in exclude and not (m or {}).get("committed") and not self._abandoned(m or {})}
         got = self._articles.get(ids=[article_id], include=["documents", "metadatas"])
         winner = _article_from(got["ids"][0], got["documents"][0] or "", got["metadatas"][0] or {}) if got["ids"] else None
         keep = live | ({winner.version} if winner else set())

@@ -5,7 +5,9 @@ stop at two gates around its commit so a test orders two processes' steps exactl
 
 - before its commit it creates `<gate>/<name>.ready` and waits for `<gate>/<name>.commit`;
 - after its commit (before its clean-up) it creates `<gate>/<name>.committed` and waits for
-  `<gate>/<name>.settle`.
+  `<gate>/<name>.settle`;
+- with `--hold-intent`, after its clean-up (before deleting its intent record) it creates
+  `<gate>/<name>.settled` and waits for `<gate>/<name>.finish`.
 
 Prints one JSON line: {"status": ...} or {"error": reason}.
 """
@@ -49,6 +51,21 @@ class _Gated:
         return out
 
 
+class _HeldIntent:
+    """Holds a load after its clean-up, before its intent record is deleted."""
+
+    def __init__(self, collection: Any, gate: Path, name: str):
+        self._c, self._gate, self._name = collection, gate, name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._c, attr)
+
+    def delete(self, **kw: Any) -> Any:
+        (self._gate / f"{self._name}.settled").touch()
+        _wait(self._gate / f"{self._name}.finish")
+        return self._c.delete(**kw)
+
+
 def open_store(where: str, attempts: int | None = None):
     from knowledge import store as store_mod
 
@@ -83,6 +100,7 @@ def main() -> None:
     ap.add_argument("--name", default="w")
     ap.add_argument("--lease", type=float, default=0.0)
     ap.add_argument("--open-attempts", type=int, default=None)
+    ap.add_argument("--hold-intent", action="store_true")
     args = ap.parse_args()
     from knowledge import KnowledgeError
     from knowledge import store as store_mod
@@ -101,6 +119,8 @@ def main() -> None:
         store = open_store(args.store, args.open_attempts)
         if args.gate:
             store._articles = _Gated(store._articles, Path(args.gate), args.name)
+            if args.hold_intent:
+                store._pending = _HeldIntent(store._pending, Path(args.gate), args.name)
         print(json.dumps({"status": put(store, args.title, args.text, args.seed)}), flush=True)
     except KnowledgeError as exc:
         print(json.dumps({"error": exc.reason}), flush=True)

@@ -133,6 +133,31 @@ def test_two_processes_revising_one_article_end_with_one_version_and_its_chunks(
     assert article_id not in {i for i, _ in store.short_articles()}
 
 
+def test_a_revision_overtaken_after_its_cleanup_leaves_no_orphan_chunks(where, tmp_path):
+    # A commits and cleans up while it is still the committed version; B then commits over it
+    # while A's intent record still exists. Found by benchmarks/torture.py: B's clean-up took
+    # A's version for a load in progress and left its chunks behind for good.
+    title = _title()
+    store = open_store(where)
+    assert put(store, title, STORY.format(n=1), seed=1) == "loaded"
+    article_id = _article_id(store, title)
+    a = _worker(where, tmp_path, "a", title, STORY.format(n=2) + " Revised by A.", "--hold-intent")
+    b = _worker(where, tmp_path, "b", title, STORY.format(n=3) + " Revised by B.")
+    _wait(tmp_path / "a.ready", a)
+    for step in ("commit", "settle"):
+        (tmp_path / f"a.{step}").touch()
+    _wait(tmp_path / "a.settled", a)
+    _wait(tmp_path / "b.ready", b)
+    for step in ("commit", "settle"):
+        (tmp_path / f"b.{step}").touch()
+    assert _finish(b) == {"status": "updated"}
+    (tmp_path / "a.finish").touch()
+    assert _finish(a) == {"status": "updated"}
+    store.refresh()
+    assert "Revised by B" in store.get(article_id).text
+    assert _mine(store, article_id) == []
+
+
 def test_a_fresh_store_opened_by_four_processes_at_once_just_works(tmp_path):
     # Four `list` commands on one new folder: before, Chroma's "table collections already
     # exists" (an InternalError) was reported as a corrupt store in 2 of 3 trials.
