@@ -104,18 +104,21 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def _take(budget: Path) -> bool:
-    """Take one operation from the shared budget file (a count, under an flock)."""
+    """Take one operation from the shared budget file (a count, under an flock). The count is
+    rewritten in place with one fixed-width write, so a worker killed here never leaves the
+    file empty (a truncate then a write did, and ended a run early)."""
     import fcntl
 
-    with open(budget, "r+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        left = int(f.read() or 0)
+    fd = os.open(budget, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        left = int(os.pread(fd, 32, 0) or 0)
         if left <= 0:
             return False
-        f.seek(0)
-        f.truncate()
-        f.write(str(left - 1))
+        os.pwrite(fd, f"{left - 1:012d}".encode(), 0)
         return True
+    finally:
+        os.close(fd)
 
 
 # -- the controller ---------------------------------------------------------------------------
@@ -141,15 +144,20 @@ def run_kind(kind: str, ops: int, procs: int, kill_every: float, tmp: Path) -> d
         server = ChromaProcess(tmp / "server-db")
         host, port = server.start()
     budget, log = tmp / f"{kind}.budget", tmp / f"{kind}.log"
-    budget.write_text(str(ops))
+    budget.write_text(f"{ops:012d}")
     log.write_text("")
     cmd = [sys.executable, __file__, "--worker", "--store", store_path, "--host", host, "--port", str(port),
            "--budget", str(budget), "--log", str(log)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHROMA_"))}
     rng = random.Random(1)
     started = time.monotonic()
-    workers = [subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL) for _ in range(procs)]
-    kills, stalled = 0, False
+    errors = tmp / f"{kind}.stderr"
+
+    def spawn() -> subprocess.Popen:
+        return subprocess.Popen(cmd, env=env, stderr=errors.open("a"))
+
+    workers = [spawn() for _ in range(procs)]
+    kills, crashes, stalled = 0, [], False
     next_kill = rng.randint(kill_every // 2, kill_every * 3 // 2)
     progress, last_change = 0, time.monotonic()
     try:
@@ -158,6 +166,10 @@ def run_kind(kind: str, ops: int, procs: int, kill_every: float, tmp: Path) -> d
             done = log.read_text().count("\n")
             if done != progress:
                 progress, last_change = done, time.monotonic()
+            for i, w in enumerate(workers):
+                if w.poll() not in (None, 0, -signal.SIGKILL):  # a worker died by itself: a bug
+                    crashes.append(w.returncode)
+                    workers[i] = spawn()
             alive = [w for w in workers if w.poll() is None]
             if not alive or _left(budget) <= 0:
                 for w in alive:
@@ -172,7 +184,7 @@ def run_kind(kind: str, ops: int, procs: int, kill_every: float, tmp: Path) -> d
                 victim.send_signal(signal.SIGKILL)
                 victim.wait()
                 kills += 1
-                workers[workers.index(victim)] = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
+                workers[workers.index(victim)] = spawn()
                 next_kill = done + rng.randint(kill_every // 2, kill_every * 3 // 2)
         seconds = time.monotonic() - started
         lines = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
@@ -199,7 +211,8 @@ def run_kind(kind: str, ops: int, procs: int, kill_every: float, tmp: Path) -> d
             "kind": kind, "operations": len(lines), "budget": ops, "kills": kills, "seconds": round(seconds, 1), "stalled": stalled,
             "articles": len(arts), "intents_at_end": left_for_lease, "intents_waiting_for_lease": waiting,
             "violations": [f"{v.kind.value} {v.article_id}: {v.detail}" for v in found],
-            "unanswerable": unanswered, "outcomes": counts,
+            "unanswerable": unanswered, "outcomes": counts, "crashes": len(crashes),
+            "crash_tracebacks": [t for t in errors.read_text().split("Traceback")[1:]][-3:],
         }
     finally:
         for w in workers:
@@ -236,13 +249,13 @@ def main() -> None:
             row = run_kind(kind, ops, args.procs, kill_every, Path(tmp))
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print(f"\n{'store':<9} {'operations':>10} {'kills':>6} {'seconds':>8} {'articles':>8} {'violations':>10} {'unanswerable':>12}")
+    print(f"\n{'store':<9} {'operations':>10} {'kills':>6} {'crashes':>7} {'seconds':>8} {'articles':>8} {'violations':>10} {'unanswerable':>12}")
     for r in rows:
-        print(f"{r['kind']:<9} {r['operations']:>10} {r['kills']:>6} {r['seconds']:>8} {r['articles']:>8} "
+        print(f"{r['kind']:<9} {r['operations']:>10} {r['kills']:>6} {r['crashes']:>7} {r['seconds']:>8} {r['articles']:>8} "
               f"{len(r['violations']):>10} {len(r['unanswerable']):>12}")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"torture{'_smoke' if args.smoke else ''}.json").write_text(json.dumps({"rows": {r["kind"]: r for r in rows}}, indent=2))
-    if any(r["violations"] or r["unanswerable"] or r["stalled"] for r in rows):
+    if any(r["violations"] or r["unanswerable"] or r["stalled"] or r["crashes"] for r in rows):
         sys.exit(1)
 
 

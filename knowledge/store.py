@@ -268,7 +268,7 @@ class ArticleStore:
         except OSError as exc:
             raise StoreError(f"The article store folder {p} cannot be written ({exc.strerror}). Set CHROMA_PATH to a writable folder.") from exc
         def make() -> Any:
-            from chromadb.api.client import SharedSystemClient
+            from chromadb.api.client import SharedSystemClient  # type: ignore[attr-defined]
 
             try:
                 return chromadb.PersistentClient(path=str(p), settings=ChromaSettings(anonymized_telemetry=False))
