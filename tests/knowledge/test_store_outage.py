@@ -7,7 +7,6 @@ import pytest
 
 from bot.errors import reason_for
 from bot.ingest_command import run_ingest
-from bot.settings import Settings
 from knowledge import CoreConfig, KnowledgeBase, StoreUnavailable
 from knowledge.loading import build_article
 from tests.chroma_server import ChromaProcess
@@ -40,7 +39,7 @@ async def test_an_outage_is_a_one_line_error_and_the_process_recovers_when_the_s
         f = tmp_path / f"story{n}.md"
         f.write_text(f"---\ntitle: Ferry story {n}\nsource: Port News\n---\nThe ferry sailed {n} times on Sunday.\n")
         files.append(str(f))
-    code = run_ingest(kb, files, scope="global", source="", settings=Settings.load({}, dotenv_path=None))
+    code = run_ingest(kb, files, scope="global", source="")
     out, err = capsys.readouterr()
     assert code == 1 and "loaded 0, updated 0, already loaded 0, duplicate 0, failed 3" in out
     assert err.count("The article store is unreachable right now") == 3 and "Traceback" not in err
@@ -48,5 +47,5 @@ async def test_an_outage_is_a_one_line_error_and_the_process_recovers_when_the_s
     server.start()
     answer = await kb.ask(QUESTION)  # the same process, no restart
     assert answer.answerable and "4 million euros" in answer.citations[0].quote
-    assert run_ingest(kb, files, scope="global", source="", settings=Settings.load({}, dotenv_path=None)) == 0
+    assert run_ingest(kb, files, scope="global", source="") == 0
     assert {f"Ferry story {n}" for n in range(3)} <= {a.title for a in kb.list()}
