@@ -12,8 +12,9 @@ or one Chroma server), so clean-up must never take another process's work for de
   `article#version#owner` (collection `newsbot-pending`) naming its owner (host, pid and a random
   tag, one per open store) and `lease_until`, renewed before every batch of chunk writes and
   before the commit. The record is deleted when the load has settled. Recovery (`repair()`, run
-  on every start) treats a load as abandoned only when its lease has run out (LEASE_SECONDS) or,
-  for the embedded store, when its owner's lock is free (below); a live load is left alone.
+  on every start) treats a load as abandoned only when, for the embedded store, its owner's lock
+  is free (below), or, on a Chroma server, its lease has run out (LEASE_SECONDS); a live load
+  is left alone.
 - **Owner locks for the embedded store.** A process that writes holds `fcntl.flock` on its own
   file `<store>/newsbot-owners/<owner>.lock` until it exits, so a load killed with -9 is known
   abandoned at once (the kernel drops the lock) instead of a lease later. A Chroma server has no
@@ -543,10 +544,10 @@ class ArticleStore:
                     write_chunks()
                 self._pending.delete(ids=[intent])
             except StoreUnavailable:
-                self.refresh()
+                self._abandon(article.id, intent)
                 raise
             except Exception as exc:
-                self.refresh()
+                self._abandon(article.id, intent)
                 raise StoreError(f"Writing to the article store failed ({exc.__class__.__name__}); nothing was half-loaded.") from exc
             self._changed(article.id, winner)
             return "updated" if old is not None else "loaded"
@@ -574,6 +575,16 @@ class ArticleStore:
             return art
 
     # -- loads shared between processes ------------------------------------------------------
+
+    def _abandon(self, article_id: str, intent: str) -> None:
+        """After a failed write: remove what it wrote, if the store lets us (else recovery will,
+        once this process exits or its lease runs out)."""
+        self.refresh()
+        try:
+            self._settle(article_id, exclude={intent})
+            self._pending.delete(ids=[intent])
+        except Exception as exc:  # the store is failing already; the original error matters
+            log.info("could not clean up a failed load of %s now (%s)", article_id, exc.__class__.__name__)
 
     def _intent_id(self, article_id: str, version: str) -> str:
         return f"{article_id}#{version}#{self.owner}"
@@ -606,13 +617,17 @@ class ArticleStore:
         self._pending.upsert(ids=[intent], metadatas=[meta], embeddings=[[1.0]])
 
     def _abandoned(self, meta: Mapping[str, Any]) -> bool:
-        """Whether the load an intent record stands for is dead (see the module docstring)."""
-        if float(meta.get("lease_until", 0) or 0) < time.time():
-            return True  # also records of older versions of newsbot, which had no lease
+        """Whether the load an intent record stands for is dead (see the module docstring).
+
+        On the embedded store the owner's lock alone decides, lease or not: a live process
+        stalled past its lease (a loaded machine) once had its intent removed by another's
+        recovery, and chunks it wrote after that were left with no intent to clean them up."""
         owner = str(meta.get("owner", ""))
-        if owner == self.owner or self._owners is None:
+        if owner == self.owner:
             return False
-        return "/" not in owner and _lock_is_free(self._owners / f"{owner}.lock")
+        if self._owners is not None and owner and "/" not in owner:
+            return _lock_is_free(self._owners / f"{owner}.lock")
+        return float(meta.get("lease_until", 0) or 0) < time.time()  # 0 for records without a lease
 
     def _settle(self, article_id: str, exclude: set[str] | frozenset[str] = frozenset()) -> tuple[Article | None, int]:
         """Delete the article's chunks that no one needs: neither of the committed version nor of
