@@ -18,6 +18,7 @@ from .errors import (
     LimitError,
     NotFoundError,
     StoreError,
+    StoreUnavailable,
 )
 from .models import GLOBAL_SCOPE, Answer, Article, Citation, Passage
 
@@ -42,5 +43,5 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ARTICLES_DIR", "GLOBAL_SCOPE", "Answer", "Article", "Citation", "CoreConfig", "FetchFailed", "FetchPolicy",
     "FilterError", "IngestResult", "IngestStatus", "InputError", "KnowledgeBase", "KnowledgeError", "LimitError",
-    "NotFoundError", "Passage", "Pasted", "SearchFilter", "Source", "StoreError", "Upload",
+    "NotFoundError", "Passage", "Pasted", "SearchFilter", "Source", "StoreError", "StoreUnavailable", "Upload",
 ]

@@ -101,6 +101,7 @@ class KnowledgeBase:
         self.lexical = LexicalIndex(store, default_path(store, config.lexical_path))
         self.retriever = Retriever(store, self.embedder, self.lexical)
         self.llm = LLMAnswerer(config.llm) if config.llm else None
+        self._ingest_lock = threading.RLock()
         self._feeds: FeedRegistry | None = None
         self._feeds_lock = threading.Lock()
 
@@ -166,15 +167,18 @@ class KnowledgeBase:
           (the same wire story from another outlet): no copy is made, the outlet is added to
           the stored article's `outlets`, and the result's article is that stored one.
         """
-        planned = self.plan(article)
-        if planned.status is IngestStatus.DUPLICATE:
-            if planned.added_outlet:
-                self.store.update_metadata(planned.article)
-            return planned
-        if planned.status is IngestStatus.UNCHANGED:
-            return planned
-        # LOADED or UPDATED; the store says which it did (another process may have got there first)
-        return replace(planned, status=IngestStatus(self._index(planned.article)))
+        # One load at a time per process: the duplicate check, the per-server limit and the write
+        # must see the same store, or two threads loading copies of one story would store both.
+        with self._ingest_lock:
+            planned = self.plan(article)
+            if planned.status is IngestStatus.DUPLICATE:
+                if planned.added_outlet:
+                    self.store.update_metadata(planned.article)
+                return planned
+            if planned.status is IngestStatus.UNCHANGED:
+                return planned
+            # LOADED or UPDATED; the store says which it did (another process may have got there first)
+            return replace(planned, status=IngestStatus(self._index(planned.article)))
 
     def read(self, source: Source, scope: str = GLOBAL_SCOPE, *, outlet: str = "") -> Article:
         """The article in `source` (a web address, a `Path`, an `Upload` or `Pasted` text), for
@@ -186,26 +190,30 @@ class KnowledgeBase:
         """Read `source` and store its article: `ingest(read(source, scope))` (blocking)."""
         return self.ingest(self.read(source, scope, outlet=outlet))
 
-    def _index(self, article: Article, *, force: bool = False) -> str:
+    def _index(self, article: Article, *, force: bool = False, if_version: str | None = None) -> str:
         """Chunk and embed an article and write it to the store (the store's status)."""
         chunks, sentences = chunk_article(article.id, article.text, max_words=self.config.chunk_words)
         if not chunks:
             raise InputError(f"“{article.title}” has no sentences to index.")
         sentence_vectors = self.embedder.embed_documents([article.text[s.start : s.end] for s in sentences])
         vectors = pool_chunks(chunk_members(chunks, sentences), sentence_vectors)
-        return self.store.put(article, chunks, sentences, vectors, sentence_vectors, force=force)
+        return self.store.put(article, chunks, sentences, vectors, sentence_vectors, force=force, if_version=if_version)
 
     def reindex_missing(self) -> int:
-        """Embed, with this embedding model, stored articles that have no chunks in its collection
-        (after switching EMBEDDING_BACKEND, vectors of the old model are never mixed in);
-        returns how many. Cheap when nothing is missing."""
+        """Embed again, with this embedding model, committed articles whose committed version
+        lacks chunks in its collection: after switching EMBEDDING_BACKEND (vectors of the old
+        model are never mixed in), or a load another process broke; returns how many.
+
+        Each article record's `n_chunks` is compared with the chunks of its committed version,
+        counted from one read of the chunk ids (no chunk metadata), so this is cheap on every
+        start (see `ArticleStore.short_articles`)."""
+        short = self.store.short_articles()
+        if short:
+            self.store.refresh()  # read after the count: a version revised meanwhile is left be
         committed = self.store.committed()
-        if self.store.chunk_count() >= len(committed):
-            return 0
-        have = self.store.articles_with_chunks()
-        missing = [a for a in committed.values() if a.id not in have]
+        missing = [committed[i] for i, v in short if i in committed and committed[i].version == v]
         for a in missing:
-            self._index(a, force=True)
+            self._index(a, force=True, if_version=a.version)
         if missing:
             log.warning("indexed %d stored articles with the %s embedding model", len(missing), self.embedder.name)
         return len(missing)

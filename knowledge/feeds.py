@@ -44,7 +44,11 @@ BACKOFF_CAP = 24 * 3600.0
 SLACK = 60.0  # a feed due within a minute is polled now, so a timer firing early misses nothing
 MAX_ITEM_ATTEMPTS = 3
 MAX_ITEMS_PER_POLL = 25
-MAX_SEEN = 2000
+# An item link is remembered while the feed lists it and for SEEN_TTL after it last did, so a
+# feed of any length is never fetched again item by item (a count cap of 2,000 made a longer
+# feed's older items new on every poll). MAX_SEEN only bounds the record's size.
+SEEN_TTL = 30 * 24 * 3600.0
+MAX_SEEN = 50_000
 _META = ("url", "scope", "title", "etag", "last_modified", "added", "last_polled", "next_poll", "failures", "last_error")
 
 
@@ -63,7 +67,7 @@ class Feed:
     next_poll: float = 0.0
     failures: int = 0  # failed polls in a row
     last_error: str = ""
-    seen: tuple[str, ...] = ()  # item links done with (stored, or given up), oldest first
+    seen: Mapping[str, float] = field(default_factory=dict)  # item link done with (stored or given up) -> when last listed
     pending: Mapping[str, int] = field(default_factory=dict)  # item link -> failed attempts
 
     def to_dict(self) -> dict:
@@ -180,7 +184,7 @@ class FeedRegistry:
             if only_if_present and not self._records.has(feed.id):
                 return  # removed while it was being polled: do not bring it back
             meta = {k: getattr(feed, k) for k in _META}
-            doc = json.dumps({"seen": list(feed.seen[-MAX_SEEN:]), "pending": dict(feed.pending)})
+            doc = json.dumps({"seen": dict(feed.seen), "pending": dict(feed.pending)})
             self._records.put(Record(feed.id, doc, meta))
 
     # -- polling ---------------------------------------------------------------------------
@@ -212,11 +216,12 @@ class FeedRegistry:
             self._write(feed, only_if_present=True)
             log.info("feed %s failed (%d in a row): %s", feed.url, failures, exc.reason)
             return FeedPoll(feed, "failed", error=exc.reason)
-        seen, pending = list(feed.seen), dict(feed.pending)
+        seen, pending = dict(feed.seen), dict(feed.pending)
         dates = dict(found)
-        known = set(seen)
         for link, _ in found:
-            if link not in known and link not in pending:
+            if link in seen:
+                seen[link] = now  # still listed: remembered for another SEEN_TTL
+            elif link not in pending:
                 pending[link] = 0
         if page.status != 304:
             feed = replace(feed, etag=page.etag or "", last_modified=page.last_modified or "")
@@ -224,12 +229,14 @@ class FeedRegistry:
         # Saved before the items load: the feed shows as read (and is not due again) at once,
         # and items found now are remembered as pending even if this process dies mid-way.
         self._write(replace(feed, pending=dict(pending)), only_if_present=True)
-        items = self._load_items(kb, feed.scope, pending, seen, dates, max_items)
-        feed = replace(feed, seen=tuple(seen[-MAX_SEEN:]), pending=pending)
+        items = self._load_items(kb, feed.scope, pending, seen, dates, max_items, now)
+        if page.status != 304:  # a 304 lists nothing, so it cannot say what is still listed
+            seen = forget_old(seen, now)
+        feed = replace(feed, seen=seen, pending=pending)
         self._write(feed, only_if_present=True)
         return FeedPoll(feed, "not-modified" if page.status == 304 else "ok", tuple(items))
 
-    def _load_items(self, kb, scope: str, pending: dict[str, int], seen: list[str], dates: dict[str, str], max_items: int) -> list[FeedItem]:
+    def _load_items(self, kb, scope: str, pending: dict[str, int], seen: dict[str, float], dates: dict[str, str], max_items: int, now: float) -> list[FeedItem]:
         """Load up to `max_items` pending links, moving each to `seen` once stored or given up."""
         items: list[FeedItem] = []
         for link in list(pending)[:max_items]:
@@ -243,11 +250,11 @@ class FeedRegistry:
                 gave_up = pending[link] >= MAX_ITEM_ATTEMPTS
                 if gave_up:
                     del pending[link]
-                    seen.append(link)
+                    seen[link] = now
                 items.append(FeedItem(link, "failed", reason=exc.reason, gave_up=gave_up))
                 continue
             del pending[link]
-            seen.append(link)
+            seen[link] = now
             items.append(FeedItem(link, result.status, result.article.id, result.article.title))
         return items
 
@@ -255,4 +262,15 @@ class FeedRegistry:
 def _feed_from(record: Record) -> Feed:
     state = json.loads(record.text or "{}")
     values = {k: record.fields[k] for k in _META if k in record.fields}
-    return Feed(id=record.id, seen=tuple(state.get("seen", ())), pending=dict(state.get("pending", {})), **values)
+    seen = state.get("seen", {})
+    if isinstance(seen, list):  # the record of an older newsbot: links only, oldest first
+        seen = dict.fromkeys(seen, float(values.get("last_polled") or time.time()))
+    return Feed(id=record.id, seen={str(k): float(v) for k, v in seen.items()}, pending=dict(state.get("pending", {})), **values)
+
+
+def forget_old(seen: Mapping[str, float], now: float) -> dict[str, float]:
+    """The seen links listed within SEEN_TTL, at most MAX_SEEN of them (the latest)."""
+    kept = {k: t for k, t in seen.items() if t >= now - SEEN_TTL}
+    if len(kept) > MAX_SEEN:
+        kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-MAX_SEEN:])
+    return kept

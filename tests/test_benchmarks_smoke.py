@@ -41,6 +41,12 @@ CASES = [
     pytest.param("extraction_quality", BBC, [("averages", "char_recall"), ("pages",)], id="extraction_quality"),
     pytest.param("claim_support", RGB, [("rows", "seed", "overlap ≤0.25 new", "good"), ("rows", "rgb", "cosine ≥0.5", "wrong answer")],
                  id="claim_support"),
+    pytest.param("sentence_split", BBC, [("boundaries", "one paragraph", "articles_differing"), ("timing", "50000", "windowed_median_s")],
+                 id="sentence_split"),
+    pytest.param("dedup_ids", BBC, [("identical",), ("articles",)], id="dedup_ids"),
+    # 4 processes on one store, SIGKILL at random: 40 operations on the embedded store and on `chroma run`.
+    pytest.param("torture", None, [("rows", "embedded", "violations"), ("rows", "server", "operations")], id="torture",
+                 marks=pytest.mark.server),
     # The Discord benchmark serves a loopback Discord and a loopback model server.
     pytest.param("discord_load", None, [("runs",), ("idle_loop_lag_ms", "p50")], id="discord_load", marks=pytest.mark.server),
 ]

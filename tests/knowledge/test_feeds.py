@@ -142,3 +142,27 @@ def test_feeds_live_on_a_chroma_server_too(chroma_server, embedder):
     assert [f.url for f in FeedRegistry(ArticleStore.open_server(host, port, embedder.name)).list("9")] == [feed.url]
     reg.remove(feed.id, "9")
     assert reg.list("9") == []
+
+
+@pytest.mark.server
+def test_a_feed_longer_than_two_thousand_items_is_never_fetched_again_item_by_item(site, make_kb):
+    from dataclasses import replace
+
+    kb = make_kb(fetch=LOOPBACK_FETCH)
+    old = [(f"Old {n}", site.url(f"/old/{n}"), "2005-01-01") for n in range(2500)]
+    new = (*_publish(site, 7), "2005-02-07")
+    site.put("/long.xml", rss("Archive Wire", [new, *old]), "application/rss+xml")
+    reg = FeedRegistry(kb.store)
+    feed = reg.add(site.url("/long.xml"), now=T0)
+    reg._write(replace(feed, seen=dict.fromkeys((link for _, link, _ in old), T0)))  # read on earlier polls
+    [p] = _poll(reg, kb, T0 + 1)
+    assert [(i.link, i.status) for i in p.items] == [(new[1], "loaded")]
+    assert len(reg.get(feed.id).seen) == 2501  # before: cut to the newest 2,000
+
+
+def test_seen_links_are_forgotten_by_age_once_the_feed_stops_listing_them():
+    from knowledge.feeds import SEEN_TTL, forget_old
+
+    now = T0 + 10 * SEEN_TTL
+    seen = {"https://x.example/listed": now, "https://x.example/recent": now - SEEN_TTL / 2, "https://x.example/gone": now - SEEN_TTL - 1}
+    assert set(forget_old(seen, now)) == {"https://x.example/listed", "https://x.example/recent"}
