@@ -18,9 +18,13 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
 from .models import Article
+
+if TYPE_CHECKING:
+    from .store import ArticleStore
 
 SHINGLE_WORDS = 5
 SKETCH_SIZE = 32
@@ -111,11 +115,11 @@ class DuplicateIndex:
         return best
 
 
-_indexes: WeakKeyDictionary = WeakKeyDictionary()
+_indexes: WeakKeyDictionary[ArticleStore, DuplicateIndex] = WeakKeyDictionary()
 _indexes_lock = threading.Lock()
 
 
-def find_duplicate(store, article: Article, threshold: float = THRESHOLD) -> Article | None:
+def find_duplicate(store: ArticleStore, article: Article, threshold: float = THRESHOLD) -> Article | None:
     """The committed article in `store` (an `ArticleStore`) that `article` is a near-copy of,
     in the same scope and under another id, or None. Blocking (reads the store)."""
     with _indexes_lock:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +48,7 @@ def render_passages(passages: Sequence[Passage]) -> str:
     return "\n\n".join(blocks)
 
 
-def parse_reply(content: str) -> dict:
+def parse_reply(content: str) -> dict[str, object]:
     """The JSON object in a model's reply (tolerating code fences and chatter around it)."""
     m = _JSON_OBJECT.search(content or "")
     if not m:
@@ -62,11 +62,12 @@ def parse_reply(content: str) -> dict:
     return data
 
 
-def check_quotes(data: dict, passages: Sequence[Passage], *, max_quotes: int, max_quote_chars: int) -> list[Citation]:
+def check_quotes(data: Mapping[str, object], passages: Sequence[Passage], *, max_quotes: int, max_quote_chars: int) -> list[Citation]:
     """The reply's quotes that stand in the stored text (repaired if nearly right); others dropped."""
     cites: list[Citation] = []
     norms: dict[str, NormalisedText] = {}
-    for q in data.get("quotes", []):
+    quotes = data.get("quotes", [])
+    for q in quotes if isinstance(quotes, list) else []:
         if len(cites) >= max_quotes:
             break
         if not isinstance(q, dict):
@@ -111,17 +112,17 @@ class LLMAnswerer:
     async def complete(self, question: str, passages: Sequence[Passage], history: Sequence[tuple[str, str]] = ()) -> str:
         import openai
 
-        messages = [{"role": "system", "content": PROMPT}]
+        from openai.types.chat import ChatCompletionMessageParam
+
+        messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": PROMPT}]
         for q, a in history:
             messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
         messages.append({"role": "user", "content": f"Passages:\n\n{render_passages(passages)}\n\nQuestion: {question}"})
-        kwargs = {}
-        if self.config.json_mode:
-            kwargs["response_format"] = {"type": "json_object"}
         try:
             resp = await self.client.chat.completions.create(
                 model=self.config.model, messages=messages, temperature=self.config.temperature,
-                max_tokens=self.config.max_tokens, **kwargs,
+                max_tokens=self.config.max_tokens,
+                response_format={"type": "json_object"} if self.config.json_mode else openai.omit,
             )
         except openai.APITimeoutError as exc:
             raise ModelFailure("The language model took too long to answer.") from exc

@@ -80,7 +80,7 @@ class Citation:
     verified: bool
     updated: str = ""  # when the article was last revised (YYYY-MM-DD), "" if never or unknown
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {
             "article_id": self.article_id,
             "title": self.title,
@@ -109,8 +109,8 @@ class Answer:
     note: str = ""  # e.g. why the model was not used this time
     passages: tuple[Passage, ...] = field(default=(), compare=False, repr=False)
 
-    def to_dict(self) -> dict:
-        out = {
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
             "answer": self.text,
             "answerable": self.answerable,
             "mode": self.mode,
