@@ -12,6 +12,7 @@ retrieve, re-rank for recency, score support, answer.
 from __future__ import annotations
 
 import asyncio
+import builtins  # `list` is also a method name in this module's classes
 import logging
 import threading
 from collections.abc import Sequence
@@ -254,7 +255,7 @@ class KnowledgeBase:
             raise InputError("That does not look like a question.")
         return q
 
-    def outlets(self, scopes: Sequence[str] | None = None) -> list[str]:
+    def outlets(self, scopes: Sequence[str] | None = None) -> builtins.list[str]:
         """The outlets of the articles visible in `scopes`, as stored, in alphabetical order."""
         return sorted({a.source for a in self.store.list(scopes) if a.source}, key=str.casefold)
 

@@ -16,6 +16,7 @@ most a day later. An item whose page fails is reported and tried again on later 
 
 from __future__ import annotations
 
+import builtins  # `list` is also a method name in this module's classes
 import hashlib
 import io
 import json
@@ -25,6 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .errors import FetchFailed, InputError, KnowledgeError, LimitError, NotFoundError
 from .models import GLOBAL_SCOPE
@@ -171,7 +173,7 @@ class FeedRegistry:
                     return f
         raise NotFoundError(f"No followed feed matches {key!r}; the feed list shows the ids.")
 
-    def due(self, now: float | None = None) -> list[Feed]:
+    def due(self, now: float | None = None) -> builtins.list[Feed]:
         now = time.time() if now is None else now
         return [f for f in self.list() if f.next_poll <= now + SLACK]
 
@@ -185,7 +187,7 @@ class FeedRegistry:
 
     # -- polling ---------------------------------------------------------------------------
 
-    def poll_due(self, kb, now: float | None = None, *, force: bool = False, **options) -> list[FeedPoll]:
+    def poll_due(self, kb, now: float | None = None, *, force: bool = False, **options) -> builtins.list[FeedPoll]:
         """Poll every feed that is due (every feed with `force`), one after the other; options
         as for `poll`. Blocking; never raises for a feed's or an item's trouble."""
         now = time.time() if now is None else now
@@ -201,7 +203,7 @@ class FeedRegistry:
         policy = kb.config.fetch
         fetch = {"allow_hosts": policy.allow_hosts, "timeout": policy.timeout, "max_bytes": policy.max_bytes}
         headers = {k: v for k, v in (("If-None-Match", feed.etag), ("If-Modified-Since", feed.last_modified)) if v}
-        title, found = feed.title, []
+        title, found = feed.title, builtins.list[tuple[str, str]]()
         try:
             page = fetch_page(feed.url, accept=FEED_TYPES, extra_headers=headers, **fetch)
             if page.status != 304:
@@ -229,7 +231,7 @@ class FeedRegistry:
         self._write(feed, only_if_present=True)
         return FeedPoll(feed, "not-modified" if page.status == 304 else "ok", tuple(items))
 
-    def _load_items(self, kb, scope: str, pending: dict[str, int], seen: list[str], dates: dict[str, str], max_items: int) -> list[FeedItem]:
+    def _load_items(self, kb, scope: str, pending: dict[str, int], seen: builtins.list[str], dates: dict[str, str], max_items: int) -> builtins.list[FeedItem]:
         """Load up to `max_items` pending links, moving each to `seen` once stored or given up."""
         items: list[FeedItem] = []
         for link in list(pending)[:max_items]:
@@ -254,5 +256,6 @@ class FeedRegistry:
 
 def _feed_from(record: Record) -> Feed:
     state = json.loads(record.text or "{}")
-    values = {k: record.fields[k] for k in _META if k in record.fields}
+    # The fields as `_write` stored them from a Feed: each has its Feed field's type.
+    values: dict[str, Any] = {k: record.fields[k] for k in _META if k in record.fields}
     return Feed(id=record.id, seen=tuple(state.get("seen", ())), pending=dict(state.get("pending", {})), **values)

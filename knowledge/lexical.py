@@ -10,12 +10,16 @@ import logging
 import threading
 import time
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import bm25s
 import numpy as np
 
 from .store import ArticleStore, StoredChunk, chunk_id
 from .textstats import Tokenizer
+
+if TYPE_CHECKING:
+    from .retrieval import SearchFilter
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +39,7 @@ class LexicalIndex:
         self.scope = np.array([], dtype=object)
         self.published = np.array([], dtype=np.int64)
         self.source = np.array([], dtype=object)
-        self.masks: dict = {}  # SearchFilter -> its mask over `chunks` (see SearchFilter.mask)
+        self.masks: dict[SearchFilter, np.ndarray] = {}  # SearchFilter -> its mask over `chunks` (see SearchFilter.mask)
         self.by_id: dict[str, StoredChunk] = {}  # chunk id -> chunk, so dense hits need no read
 
     def _stale(self) -> bool:

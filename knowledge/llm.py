@@ -111,7 +111,6 @@ class LLMAnswerer:
 
     async def complete(self, question: str, passages: Sequence[Passage], history: Sequence[tuple[str, str]] = ()) -> str:
         import openai
-
         from openai.types.chat import ChatCompletionMessageParam
 
         messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": PROMPT}]
