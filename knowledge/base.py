@@ -125,8 +125,9 @@ class KnowledgeBase:
         """Poll the feeds that are due (every feed with `force`) and load their new items, each
         into its feed's scope (blocking; never raises for one feed's or item's trouble).
         `interval`: seconds until a feed read now is due again."""
-        options = {} if interval is None else {"interval": interval}
-        return self.feeds.poll_due(self, force=force, **options)
+        from .feeds import DEFAULT_INTERVAL
+
+        return self.feeds.poll_due(self, force=force, interval=DEFAULT_INTERVAL if interval is None else interval)
 
     async def aclose(self) -> None:
         if self.llm:
