@@ -16,14 +16,14 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from dotenv import dotenv_values
 
-from knowledge import KnowledgeError
-from knowledge.base import CoreConfig
-from knowledge.llm import LLMConfig
-from knowledge.sources import FetchPolicy
+from knowledge.errors import KnowledgeError
+
+if TYPE_CHECKING:  # imported where used: loading the core costs a command like --help ~1 s
+    from knowledge.base import CoreConfig
 
 T = TypeVar("T")
 N = TypeVar("N", int, float)
@@ -111,6 +111,7 @@ class Settings:
     chroma_host: str = setting(_TEXT, "")
     chroma_port: int = setting(_int(1, 65535), 8000)
     chroma_ssl: bool = setting(_BOOL, False)
+    lexical_path: str = setting(_TEXT, "")
     embedding_backend: str = setting(_choice("local", "openai"), "local")
     openai_embedding_model: str = setting(_TEXT, "text-embedding-3-small")
     embedding_threads: int = setting(_int(0, 64), 0)
@@ -172,6 +173,10 @@ class Settings:
         return bool(self.openai_api_key or self.openai_base_url)
 
     def core(self) -> CoreConfig:
+        from knowledge.base import CoreConfig
+        from knowledge.llm import LLMConfig
+        from knowledge.sources import FetchPolicy
+
         llm = None
         if self.llm_enabled or self.embedding_backend == "openai":
             llm = LLMConfig(
@@ -189,4 +194,5 @@ class Settings:
             max_feeds_per_scope=self.max_feeds_per_server,
             fetch=FetchPolicy(allow_hosts=frozenset(self.fetch_allow_hosts), timeout=self.fetch_timeout,
                               max_bytes=self.fetch_max_bytes),
+            lexical_path=self.lexical_path,
         )
