@@ -83,10 +83,10 @@ class NewsGroup(click.Group):
             return super().invoke(ctx)
         except FilterError as exc:
             raise UsageFailure(f"--{exc.option}: {exc.reason}") from exc
+        except SettingsError as exc:  # before KnowledgeError, its base: settings exit 2
+            raise UsageFailure(exc.reason) from exc
         except KnowledgeError as exc:
             raise Failure(exc.reason) from exc
-        except SettingsError as exc:
-            raise UsageFailure(str(exc)) from exc
 
 
 def check_since(ctx: click.Context, param: click.Parameter, value: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .models import Answer, Article, Citation, Passage, Span
+from .models import Answer, Article, Citation, Mode, Passage, Span
 from .quotes import trim
 from .support import Support
 
@@ -31,7 +31,7 @@ def attribution(c: Citation) -> str:
     return f"{who} ({c.published})" if c.published else who
 
 
-def refusal(passages: Sequence[Passage], *, note: str = "", mode: str = "extractive") -> Answer:
+def refusal(passages: Sequence[Passage], *, note: str = "", mode: Mode = "extractive") -> Answer:
     text = NOT_FOUND
     if passages:
         a = passages[0].article

@@ -12,6 +12,7 @@ retrieve, re-rank for recency, score support, answer.
 from __future__ import annotations
 
 import asyncio
+import builtins  # `list` is also a method name in this module's classes
 import logging
 import threading
 from collections.abc import Sequence
@@ -126,8 +127,9 @@ class KnowledgeBase:
         """Poll the feeds that are due (every feed with `force`) and load their new items, each
         into its feed's scope (blocking; never raises for one feed's or item's trouble).
         `interval`: seconds until a feed read now is due again."""
-        options = {} if interval is None else {"interval": interval}
-        return self.feeds.poll_due(self, force=force, **options)
+        from .feeds import DEFAULT_INTERVAL
+
+        return self.feeds.poll_due(self, force=force, interval=DEFAULT_INTERVAL if interval is None else interval)
 
     async def aclose(self) -> None:
         if self.llm:
@@ -263,7 +265,7 @@ class KnowledgeBase:
             raise InputError("That does not look like a question.")
         return q
 
-    def outlets(self, scopes: Sequence[str] | None = None) -> list[str]:
+    def outlets(self, scopes: Sequence[str] | None = None) -> builtins.list[str]:
         """The outlets of the articles visible in `scopes`, as stored, in alphabetical order."""
         return sorted({a.source for a in self.store.list(scopes) if a.source}, key=str.casefold)
 

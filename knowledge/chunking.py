@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
+from typing import Protocol
 
 from .models import Chunk, Span
 
@@ -26,11 +27,18 @@ _MAX_SENTENCE_CHARS = 1200
 _WINDOW_CHARS = 3000
 
 
+class _Segmenter(Protocol):
+    """What pysbd (untyped) offers that we use."""
+
+    def segment(self, text: str) -> list[str]: ...
+
+
 @functools.lru_cache(maxsize=1)
-def _segmenter():
+def _segmenter() -> _Segmenter:
     import pysbd
 
-    return pysbd.Segmenter(language="en", clean=False)
+    segmenter: _Segmenter = pysbd.Segmenter(language="en", clean=False)
+    return segmenter
 
 
 def _split_long(text: str, start: int, end: int) -> list[Span]:

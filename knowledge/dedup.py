@@ -32,11 +32,15 @@ import threading
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
 import numpy as np
 
 from .models import Article
+
+if TYPE_CHECKING:
+    from .store import ArticleStore
 
 SHINGLE_WORDS = 5
 BANDS = 20
@@ -56,7 +60,8 @@ _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 def _mix(z: np.ndarray) -> np.ndarray:
     z = (z ^ (z >> np.uint64(30))) * _M1  # uint64 arithmetic wraps, as splitmix64 wants
     z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
+    out: np.ndarray = z ^ (z >> np.uint64(31))
+    return out
 
 
 def _stable_hash(text: str) -> int:
@@ -163,11 +168,11 @@ class DuplicateIndex:
         return best
 
 
-_indexes: WeakKeyDictionary = WeakKeyDictionary()
+_indexes: WeakKeyDictionary[ArticleStore, DuplicateIndex] = WeakKeyDictionary()
 _indexes_lock = threading.Lock()
 
 
-def find_duplicate(store, article: Article, threshold: float = THRESHOLD) -> Article | None:
+def find_duplicate(store: ArticleStore, article: Article, threshold: float = THRESHOLD) -> Article | None:
     """The committed article in `store` (an `ArticleStore`) that `article` is a near-copy of,
     in the same scope and under another id, or None. Blocking (reads the store)."""
     with _indexes_lock:

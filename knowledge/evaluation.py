@@ -44,7 +44,7 @@ class QuestionResult:
 class Report:
     results: list[QuestionResult] = field(default_factory=list)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, int | float | None]:
         r = self.results
         ranked = [x for x in r if x.answerable and x.article]
         pos = [x for x in r if x.answerable]
@@ -70,12 +70,12 @@ class Report:
             "latency_ms_p95": round(secs[min(len(secs) - 1, int(0.95 * len(secs)))] * 1000, 1) if secs else None,
         }
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {"summary": self.summary(), "results": [asdict(x) for x in self.results]}
 
 
-def load_questions(path: str | Path) -> list[dict]:
-    out = []
+def load_questions(path: str | Path) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
     for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -102,11 +102,11 @@ def verified_quotes(kb: KnowledgeBase, answer: Answer) -> int:
     return ok
 
 
-async def evaluate(kb: KnowledgeBase, questions: list[dict], flt: SearchFilter | None = None) -> Report:
+async def evaluate(kb: KnowledgeBase, questions: list[dict[str, object]], flt: SearchFilter | None = None) -> Report:
     report = Report()
     for q in questions:
         started = time.perf_counter()
-        answer = await kb.ask(q["question"], flt)
+        answer = await kb.ask(str(q["question"]), flt)  # checked by load_questions
         seconds = time.perf_counter() - started
         ref = str(q.get("article", "") or "")
         rank = None
@@ -115,7 +115,7 @@ async def evaluate(kb: KnowledgeBase, questions: list[dict], flt: SearchFilter |
         expected = str(q.get("answer", "") or "")
         answerable = bool(q.get("answerable", True))
         report.results.append(QuestionResult(
-            id=str(q.get("id", len(report.results) + 1)), question=q["question"], answerable=answerable,
+            id=str(q.get("id", len(report.results) + 1)), question=str(q["question"]), answerable=answerable,
             answered=answer.answerable, article=ref, rank=rank,
             correct=(expected.lower() in answer.text.lower()) if answerable and expected else None,
             quotes=len(answer.citations), quotes_verified=verified_quotes(kb, answer), seconds=seconds,

@@ -16,6 +16,7 @@ most a day later. An item whose page fails is reported and tried again on later 
 
 from __future__ import annotations
 
+import builtins  # `list` is also a method name in this module's classes
 import hashlib
 import io
 import json
@@ -25,11 +26,15 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from .errors import FetchFailed, InputError, KnowledgeError, LimitError, NotFoundError
 from .models import GLOBAL_SCOPE
-from .store import Record
+from .store import ArticleStore, Record
 from .web import fetch_page
+
+if TYPE_CHECKING:
+    from .base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +75,7 @@ class Feed:
     seen: Mapping[str, float] = field(default_factory=dict)  # item link done with (stored or given up) -> when last listed
     pending: Mapping[str, int] = field(default_factory=dict)  # item link -> failed attempts
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         out = {k: getattr(self, k) for k in _META if k not in ("etag", "last_modified")}
         return out | {"id": self.id, "items_seen": len(self.seen), "items_pending": len(self.pending)}
 
@@ -108,7 +113,7 @@ def feed_id(url: str, scope: str) -> str:
 def backoff(failures: int, interval: float = DEFAULT_INTERVAL) -> float:
     """Seconds to wait after `failures` failed polls in a row: 15 min × 2^failures, at most a
     day, and never sooner than the normal interval."""
-    return max(interval, min(BACKOFF_BASE * 2 ** min(failures, 20), BACKOFF_CAP))
+    return max(interval, min(BACKOFF_BASE * 2.0 ** min(failures, 20), BACKOFF_CAP))
 
 
 def parse_feed(body: bytes, *, base_url: str, content_type: str = "") -> tuple[str, list[tuple[str, str]]]:
@@ -131,7 +136,7 @@ def parse_feed(body: bytes, *, base_url: str, content_type: str = "") -> tuple[s
 class FeedRegistry:
     """The feeds followed in one article store; thread-safe."""
 
-    def __init__(self, store, *, max_per_scope: int = 20):
+    def __init__(self, store: ArticleStore, *, max_per_scope: int = 20):
         self._records = store.records(FEEDS)
         self._lock = threading.RLock()
         self.max_per_scope = max_per_scope
@@ -175,7 +180,7 @@ class FeedRegistry:
                     return f
         raise NotFoundError(f"No followed feed matches {key!r}; the feed list shows the ids.")
 
-    def due(self, now: float | None = None) -> list[Feed]:
+    def due(self, now: float | None = None) -> builtins.list[Feed]:
         now = time.time() if now is None else now
         return [f for f in self.list() if f.next_poll <= now + SLACK]
 
@@ -189,25 +194,28 @@ class FeedRegistry:
 
     # -- polling ---------------------------------------------------------------------------
 
-    def poll_due(self, kb, now: float | None = None, *, force: bool = False, **options) -> list[FeedPoll]:
+    def poll_due(
+        self, kb: KnowledgeBase, now: float | None = None, *, force: bool = False,
+        interval: float = DEFAULT_INTERVAL, max_items: int = MAX_ITEMS_PER_POLL,
+    ) -> builtins.list[FeedPoll]:
         """Poll every feed that is due (every feed with `force`), one after the other; options
         as for `poll`. Blocking; never raises for a feed's or an item's trouble."""
         now = time.time() if now is None else now
-        return [self.poll(kb, f, now=now, **options) for f in (self.list() if force else self.due(now))]
+        return [self.poll(kb, f, now=now, interval=interval, max_items=max_items) for f in (self.list() if force else self.due(now))]
 
     def poll(
-        self, kb, feed: Feed, *, now: float | None = None, interval: float = DEFAULT_INTERVAL,
+        self, kb: KnowledgeBase, feed: Feed, *, now: float | None = None, interval: float = DEFAULT_INTERVAL,
         max_items: int = MAX_ITEMS_PER_POLL,
     ) -> FeedPoll:
         """Fetch `feed` if changed (under `kb`'s fetch policy) and load its new items into `kb`
         in the feed's scope, the way every article is loaded (`kb.read`, then `kb.ingest`)."""
         now = time.time() if now is None else now
         policy = kb.config.fetch
-        fetch = {"allow_hosts": policy.allow_hosts, "timeout": policy.timeout, "max_bytes": policy.max_bytes}
         headers = {k: v for k, v in (("If-None-Match", feed.etag), ("If-Modified-Since", feed.last_modified)) if v}
-        title, found = feed.title, []
+        title, found = feed.title, builtins.list[tuple[str, str]]()
         try:
-            page = fetch_page(feed.url, accept=FEED_TYPES, extra_headers=headers, **fetch)
+            page = fetch_page(feed.url, accept=FEED_TYPES, extra_headers=headers, allow_hosts=policy.allow_hosts,
+                              timeout=policy.timeout, max_bytes=policy.max_bytes)
             if page.status != 304:
                 title, found = parse_feed(page.body, base_url=page.final_url, content_type=page.content_type)
         except FetchFailed as exc:
@@ -236,7 +244,7 @@ class FeedRegistry:
         self._write(feed, only_if_present=True)
         return FeedPoll(feed, "not-modified" if page.status == 304 else "ok", tuple(items))
 
-    def _load_items(self, kb, scope: str, pending: dict[str, int], seen: dict[str, float], dates: dict[str, str], max_items: int, now: float) -> list[FeedItem]:
+    def _load_items(self, kb: KnowledgeBase, scope: str, pending: dict[str, int], seen: dict[str, float], dates: dict[str, str], max_items: int, now: float) -> builtins.list[FeedItem]:
         """Load up to `max_items` pending links, moving each to `seen` once stored or given up."""
         items: list[FeedItem] = []
         for link in list(pending)[:max_items]:
@@ -261,7 +269,8 @@ class FeedRegistry:
 
 def _feed_from(record: Record) -> Feed:
     state = json.loads(record.text or "{}")
-    values = {k: record.fields[k] for k in _META if k in record.fields}
+    # The fields as `_write` stored them from a Feed: each has its Feed field's type.
+    values: dict[str, Any] = {k: record.fields[k] for k in _META if k in record.fields}
     seen = state.get("seen", {})
     if isinstance(seen, list):  # the record of an older newsbot: links only, oldest first
         seen = dict.fromkeys(seen, float(values.get("last_polled") or time.time()))

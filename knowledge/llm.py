@@ -202,7 +202,7 @@ def _capped_http_client(max_bytes: int) -> Any:
             response.stream = Capped(response.stream)
             return response
 
-    client = openai.DefaultAsyncHttpxClient(transport=CappedTransport())
+    client: Any = openai.DefaultAsyncHttpxClient(transport=CappedTransport())
     client.reply_too_large = ReplyTooLarge
     return client
 

@@ -88,7 +88,8 @@ def build_article(
         scope=scope,
         origin=origin,
         version=content_version(title, text),
-        **values,
+        source=values["source"], published=values["published"], updated=values["updated"],
+        url=values["url"], language=values["language"], author=values["author"], editor=values["editor"],
     )
     return replace(
         art,
@@ -139,7 +140,7 @@ def _no_nul(text: str, name: str) -> str:
 
 
 def parse_markdown(text: str, *, origin: str, scope: str) -> Article:
-    meta: dict = {}
+    meta: dict[str, object] = {}
     if m := _FRONT_MATTER.match(text):
         try:
             meta = yaml.safe_load(m.group(1)) or {}
@@ -168,7 +169,7 @@ def parse_plain(text: str, *, origin: str, scope: str, **overrides: object) -> A
             body = rest
     elif not title and rest and len(first) <= 200:
         title, body = first, rest
-    fields = {"source": clean.source, "published": clean.published, "editor": clean.editor}
+    fields: dict[str, object] = {"source": clean.source, "published": clean.published, "editor": clean.editor}
     fields.update({k: v for k, v in overrides.items() if v})
     title = str(overrides.get("title") or title)
     if not title:

@@ -81,7 +81,7 @@ class Citation:
     verified: bool
     updated: str = ""  # when the article was last revised (YYYY-MM-DD), "" if never or unknown
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {
             "article_id": self.article_id,
             "title": self.title,
@@ -104,7 +104,7 @@ class Claim:
     text: str
     quotes: tuple[int, ...]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {"text": self.text, "quotes": list(self.quotes)}
 
 
@@ -130,8 +130,8 @@ class Answer:
             return escape(self.text)
         return " ".join(f"{escape(c.text)} " + "".join(f"[{n}]" for n in c.quotes) for c in self.claims)
 
-    def to_dict(self) -> dict:
-        out = {
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
             "answer": self.text,
             "answerable": self.answerable,
             "mode": self.mode,

@@ -46,6 +46,7 @@ so a reader never sees it change under it.
 
 from __future__ import annotations
 
+import builtins  # `list` is also a method name in this module's classes
 import fcntl
 import logging
 import os
@@ -230,6 +231,11 @@ class Record:
     fields: Mapping[str, RecordValue]
 
 
+def _flat(meta: Mapping[str, object] | None) -> dict[str, RecordValue]:
+    """A Chroma metadata as a record's flat fields (records are written with nothing else)."""
+    return {k: v for k, v in (meta or {}).items() if isinstance(v, (str, int, float, bool))}
+
+
 class RecordTable:
     """Small records kept beside the articles, through the store's API rather than raw Chroma
     calls. Chroma keeps a vector with every record; these are never searched by meaning, so each
@@ -242,20 +248,21 @@ class RecordTable:
 
     def all(self) -> list[Record]:
         got = self._col.get(include=["documents", "metadatas"])
-        return [Record(i, d or "", dict(m or {})) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
+        docs, metas = got["documents"] or [], got["metadatas"] or []
+        return [Record(i, d or "", _flat(m)) for i, d, m in zip(got["ids"], docs, metas, strict=True)]
 
     def get(self, id_: str) -> Record | None:
         got = self._col.get(ids=[id_], include=["documents", "metadatas"])
         if not got["ids"]:
             return None
-        return Record(id_, got["documents"][0] or "", dict(got["metadatas"][0] or {}))
+        return Record(id_, (got["documents"] or [""])[0] or "", _flat((got["metadatas"] or [{}])[0]))
 
     def has(self, id_: str) -> bool:
         return bool(self._col.get(ids=[id_], include=[])["ids"])
 
     def put(self, record: Record) -> None:
         self._col.upsert(ids=[record.id], documents=[record.text], metadatas=[dict(record.fields)],
-                         embeddings=[list(self._NO_VECTOR)])
+                         embeddings=np.array([self._NO_VECTOR], dtype=np.float32))
 
     def delete(self, id_: str) -> None:
         self._col.delete(ids=[id_])
@@ -515,7 +522,7 @@ class ArticleStore(_ChangeTracking):
         except OSError as exc:
             raise StoreError(f"The article store folder {p} cannot be written ({exc.strerror}). Set CHROMA_PATH to a writable folder.") from exc
         def make() -> Any:
-            from chromadb.api.client import SharedSystemClient  # type: ignore[attr-defined]
+            from chromadb.api.client import SharedSystemClient
 
             try:
                 return chromadb.PersistentClient(path=str(p), settings=ChromaSettings(anonymized_telemetry=False))
@@ -602,7 +609,7 @@ class ArticleStore(_ChangeTracking):
         return art
 
     def list(self, scopes: Sequence[str] | None = None) -> list[Article]:
-        arts = self.committed().values()
+        arts = builtins.list(self.committed().values())
         if scopes is not None:
             arts = [a for a in arts if a.scope in scopes]
         return sorted(arts, key=lambda a: (a.published, a.title), reverse=True)
@@ -627,7 +634,7 @@ class ArticleStore(_ChangeTracking):
                 return
             offset += _PAGE
 
-    def sentence_vectors(self, chunks: list[Chunk], versions: list[str], dim: int) -> list[np.ndarray | None]:
+    def sentence_vectors(self, chunks: builtins.list[Chunk], versions: builtins.list[str], dim: int) -> builtins.list[np.ndarray | None]:
         """The stored sentence vectors of these chunks (None where a chunk has none)."""
         ids = [chunk_id(c.article_id, v, c.index) for c, v in zip(chunks, versions, strict=True)]
         if not ids:
@@ -649,7 +656,7 @@ class ArticleStore(_ChangeTracking):
 
     def dense_search(self, vector: np.ndarray, k: int, where: dict | None = None,
                      admits: Callable[[Article], bool] | None = None,
-                     known: Mapping[str, StoredChunk] | None = None) -> list[tuple[StoredChunk, float]]:
+                     known: Mapping[str, StoredChunk] | None = None) -> builtins.list[tuple[StoredChunk, float]]:
         """The `k` nearest visible chunks with their cosine distance, nearest first.
 
         `where` is the filter for Chroma; `admits`, the same filter on a chunk's article, lets the
@@ -695,7 +702,7 @@ class ArticleStore(_ChangeTracking):
 
     # -- writing ---------------------------------------------------------------------------
 
-    def put(self, article: Article, chunks: list[Chunk], sentences: list[Span], vectors: np.ndarray,
+    def put(self, article: Article, chunks: builtins.list[Chunk], sentences: builtins.list[Span], vectors: np.ndarray,
             sentence_vectors: np.ndarray | None = None, *, force: bool = False, if_version: str | None = None) -> str:
         """Store an article all-or-nothing; returns "loaded", "updated" or "unchanged".
 
@@ -879,7 +886,7 @@ class ArticleStore(_ChangeTracking):
                 return out
             offset += _PAGE
 
-    def short_articles(self) -> list[tuple[str, str]]:
+    def short_articles(self) -> builtins.list[tuple[str, str]]:
         """(id, version) of committed articles whose committed version has fewer chunks here
         than its record's `n_chunks` (none at all, after switching embedding models): two
         reads, the article records' metadata and then the chunk ids."""

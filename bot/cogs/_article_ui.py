@@ -146,10 +146,10 @@ class Paginator(OwnerView):
 class PasteModal(discord.ui.Modal, title="Add an article"):
     """A form for pasting an article's text with its headline, outlet and date."""
 
-    headline = discord.ui.TextInput(label="Headline", custom_id="title", max_length=256)
-    outlet = discord.ui.TextInput(label="Outlet", custom_id="source", required=False, max_length=100, placeholder="e.g. Reuters")
-    published = discord.ui.TextInput(label="Published (YYYY-MM-DD)", custom_id="published", required=False, min_length=10, max_length=10, placeholder="2025-01-31")
-    body = discord.ui.TextInput(label="Article text", custom_id="text", style=discord.TextStyle.paragraph, max_length=4000)
+    headline: discord.ui.TextInput[PasteModal] = discord.ui.TextInput(label="Headline", custom_id="title", max_length=256)
+    outlet: discord.ui.TextInput[PasteModal] = discord.ui.TextInput(label="Outlet", custom_id="source", required=False, max_length=100, placeholder="e.g. Reuters")
+    published: discord.ui.TextInput[PasteModal] = discord.ui.TextInput(label="Published (YYYY-MM-DD)", custom_id="published", required=False, min_length=10, max_length=10, placeholder="2025-01-31")
+    body: discord.ui.TextInput[PasteModal] = discord.ui.TextInput(label="Article text", custom_id="text", style=discord.TextStyle.paragraph, max_length=4000)
 
     def __init__(self, on_submit: Callable[[discord.Interaction, dict[str, str]], Awaitable[None]]):
         super().__init__(timeout=VIEW_TIMEOUT)
@@ -159,5 +159,7 @@ class PasteModal(discord.ui.Modal, title="Add an article"):
         values = {"title": self.headline.value, "source": self.outlet.value, "published": self.published.value, "text": self.body.value}
         await self._on_submit(interaction, values)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+    # discord.py's Modal.on_error drops BaseView's `item` argument, so mypy sees a mismatch;
+    # this matches Modal's signature, which is the one discord.py calls.
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
         await report(interaction, error)

@@ -46,6 +46,7 @@ class Ask(commands.Cog):
     @property
     def conversations(self) -> Conversations:
         if self._conversations is None:  # bot.user is known once the bot has logged in
+            assert self.bot.user is not None, "messages arrive only after login"
             self._conversations = Conversations(self.bot.user, self.bot.feedback)
         return self._conversations
 
@@ -79,7 +80,7 @@ class Ask(commands.Cog):
         conversations = self.conversations
         if not await conversations.is_for_me(message):
             return
-        question = question_in(message, self.bot.user.id)
+        question = question_in(message, conversations.me.id)
         if not question:
             if conversations.mentioned(message):
                 await message.reply(EMPTY_MENTION_HINT, mention_author=False, allowed_mentions=NO_MENTIONS)

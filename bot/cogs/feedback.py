@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
@@ -37,10 +37,10 @@ class QuotesButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"nb:q:{
         self.answer_id = answer_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]) -> QuotesButton:
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]) -> QuotesButton:
         return cls(match["aid"])
 
-    async def callback(self, interaction: discord.Interaction[NewsBot]) -> None:
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:  # NewsBot dispatches it
         try:
             await self._show(interaction)
         except Exception as exc:
@@ -79,10 +79,10 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"nb:v:(?P
         self.vote = vote
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]) -> VoteButton:
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]) -> VoteButton:
         return cls(match["aid"], match["vote"])
 
-    async def callback(self, interaction: discord.Interaction[NewsBot]) -> None:
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:  # NewsBot dispatches it
         try:
             ok = await interaction.client.feedback.vote(self.answer_id, interaction.user.id, 1 if self.vote == "u" else -1)
             text = f"Thanks, noted {'👍' if self.vote == 'u' else '👎'}." if ok else "I no longer have a record of that answer."

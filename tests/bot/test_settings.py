@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 
 from bot.settings import Settings, SettingsError
+from knowledge import KnowledgeError
 
 
 def test_defaults_are_offline_and_extractive():
@@ -42,3 +46,19 @@ def test_invalid_values_are_named_with_what_is_expected(env, needle):
     with pytest.raises(SettingsError) as err:
         Settings.load(environ=env, dotenv_path=None)
     assert needle in str(err.value)
+
+
+def test_every_setting_is_typed_and_listed_in_env_example():
+    example = (Path(__file__).parents[2] / ".env.example").read_text()
+    listed = {line.split("=", 1)[0] for line in example.splitlines() if "=" in line and not line.startswith("#")}
+    names = {f.name.upper() for f in dataclasses.fields(Settings)}
+    assert names == listed
+    s = Settings.load(environ={"TOP_K": "4", "DISCORD_ADMIN_USER_IDS": "1, 2", "LLM_TIMEOUT": "9"}, dotenv_path=None)
+    assert (s.top_k, s.discord_admin_user_ids, s.llm_timeout) == (4, (1, 2), 9.0)
+
+
+def test_settings_errors_are_the_core_error_with_every_problem_in_the_reason():
+    with pytest.raises(KnowledgeError) as err:
+        Settings.load(environ={"TOP_K": "0", "FETCH_TIMEOUT": "soon"}, dotenv_path=None)
+    assert isinstance(err.value, SettingsError)
+    assert "TOP_K='0'" in err.value.reason and "FETCH_TIMEOUT='soon'" in err.value.reason
