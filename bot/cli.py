@@ -20,6 +20,7 @@ from knowledge.models import GLOBAL_SCOPE
 from .feeds_command import feeds
 from .logs import quiet_libraries
 from .settings import Settings, SettingsError
+from .sources import quoted_in_text, sources_of
 
 log = logging.getLogger(__name__)
 
@@ -63,18 +64,20 @@ def cli(ctx: click.Context, env_file: str) -> None:
 
 
 def render_answer(answer: Answer) -> str:
+    """The answer as text: the answer, any note, then one line per cited article (numbers, title,
+    outlet, date) with its link and the quotes the answer text does not already hold."""
     lines = [answer.text]
     if answer.note:
         lines += ["", f"({answer.note})"]
     if answer.citations:
         lines += ["", "Sources:"]
-        for n, c in enumerate(answer.citations, start=1):
-            meta = ", ".join(x for x in (c.source, c.published) if x)
-            lines.append(f"[{n}] {c.title}" + (f" — {meta}" if meta else "") + ("" if c.verified else " (unverified)"))
-            if not (answer.mode == "extractive" and f"“{c.quote}" in answer.text):  # shown once
-                lines.append(f"    “{c.quote}”")
-            if c.url:
-                lines.append(f"    {c.url}")
+        for s in sources_of(answer):
+            numbers = " ".join(f"[{n}]" for n, _ in s.quotes)
+            unchecked = "" if all(c.verified for _, c in s.quotes) else " (unverified)"
+            lines.append(f"{numbers} {s.title}" + (f" — {s.meta}" if s.meta else "") + unchecked)
+            if s.url:
+                lines.append(f"    {s.url}")
+            lines += [f"    [{n}] “{c.quote}”" for n, c in s.quotes if not quoted_in_text(answer, c)]
     return "\n".join(lines)
 
 

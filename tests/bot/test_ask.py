@@ -49,7 +49,7 @@ async def test_slash_ask_defers_then_sends_answer_with_verbatim_quote(h):
     field = embed["fields"][0]
     assert field["name"] == f"[1] {seed.title} — Xinhua, 2025-01-14"
     assert f"“{seed.text[c.start:c.end]}" in embed["description"]  # the verbatim quote, shown once
-    assert field["value"].startswith("Quoted above.")
+    assert field["value"] == "Quoted in the answer above."  # the seed article has no URL to link
     assert follow.allowed_mentions == {"parse": []}
     assert custom_ids(follow) == [f"nb:q:{answer_id(follow)}", f"nb:v:u:{answer_id(follow)}", f"nb:v:d:{answer_id(follow)}"]
 
@@ -81,12 +81,13 @@ async def test_message_without_mention_is_ignored(h):
     assert not h.standin.find(lambda r: r.is_("POST", CHANNEL_MESSAGES))
 
 
-async def test_unanswerable_question_says_not_in_articles_with_list_hint(h):
+async def test_unanswerable_question_says_not_in_articles_and_points_to_sources(h):
     _, follow = await h.ask("What will the weather be in Paris tomorrow?")
 
     embed = follow.embeds[0]
     assert "not in the loaded articles" in embed["description"]
-    assert "/articles list" in embed["description"]
+    assert embed["description"].endswith("Use `/sources` to see which articles are loaded.")
+    assert "/articles list" not in embed["description"]
     assert "fields" not in embed
     assert not any(i.startswith("nb:q:") for i in custom_ids(follow))  # nothing to show quotes of
 
@@ -260,3 +261,42 @@ async def test_bad_since_date_is_refused_and_outlet_autocompletes(h):
         opt("question", QUESTION), {**opt("outlet", "xin"), "focused": True}])
     choices = await h.standin.wait_for(lambda r: r.route == CALLBACK and r.params["interaction_id"] == auto["id"])
     assert choices.json["data"]["choices"] == [{"name": "Xinhua", "value": "Xinhua"}]
+
+
+HOSTILE_LINE = "The harbour board said the toll rises to 6 dollars [click](http://evil.example) for <@&123> **members** from May."
+HOSTILE_TEXT = f"{HOSTILE_LINE}\n\nThe board chair said the decision was unanimous.\n\nFerry tickets stay at 2 dollars."
+ESCAPED_LINE = ("The harbour board said the toll rises to 6 dollars \\[click\\](http\\://evil.example) for "
+                "\\<@&123\\> \\*\\*members\\*\\* from May.")
+
+
+async def test_masked_link_mention_and_markdown_in_an_article_show_as_plain_text_grouped_under_one_source(
+        tmp_path, embedder, openai_standin):
+    model_says = {"answerable": True, "answer": "The toll rises to 6 dollars [1], a unanimous decision [2].",
+                  "quotes": [{"passage": 1, "quote": HOSTILE_LINE},
+                             {"passage": 1, "quote": "The board chair said the decision was unanimous."}]}
+    openai_standin.script(reply_json(model_says))
+    kb = llm_kb(shared_kb(embedder), openai_standin.base_url)
+    async with running_bot(kb, tmp_path) as h:
+        kb.ingest(build_article(title="Harbour _toll_ rises", text=HOSTILE_TEXT, scope=str(h.guild.id),
+                                source="Port <@&123> News", published="2025-02-01", url="https://port.example/toll"))
+        _, follow = await h.ask("How much will the harbour toll rise?")
+        mark = h.mark
+        click = await h.click(f"nb:q:{answer_id(follow)}", int(follow.response["id"]), user=h.member)
+        await h.callback(click)
+        shown = await h.followup(click, since=mark)
+    await kb.aclose()
+
+    embed = follow.embeds[0]
+    assert embed["description"] == "The toll rises to 6 dollars \\[1\\], a unanimous decision \\[2\\]."
+    assert embed["fields"] == [{  # one source line for the article, its two quotes numbered under it
+        "name": "[1] [2] Harbour \\_toll\\_ rises — Port \\<@&123\\> News, 2025-02-01",
+        "value": f"[1] “{ESCAPED_LINE}”\n[2] “The board chair said the decision was unanimous.”\n"
+                 "[Read the article](<https://port.example/toll>)",
+        "inline": False,
+    }]
+    first, second = shown.embeds
+    assert first["title"] == "[1] Harbour \\_toll\\_ rises" and first["url"] == "https://port.example/toll"
+    assert first["description"] == (f"**{ESCAPED_LINE}**\n\nThe board chair said the decision was unanimous.\n\n"
+                                    "Ferry tickets stay at 2 dollars.")
+    assert second["description"] == (f"{ESCAPED_LINE}\n\n**The board chair said the decision was unanimous.**\n\n"
+                                     "Ferry tickets stay at 2 dollars.")

@@ -50,6 +50,21 @@ def test_plain_ask_prints_numbered_sources(run):
     assert "Sources:" in out.stdout and "[1] China to take actions" in out.stdout and "Xinhua, 2025-01-14" in out.stdout
 
 
+def test_plain_ask_prints_one_source_line_per_article_with_its_numbered_quotes(run, tmp_path):
+    page = tmp_path / "toll.md"
+    page.write_text("---\ntitle: Harbour toll rises\nsource: Port News\npublished: 2025-02-01\nurl: https://port.example/toll\n---\n"
+                    "The Harbour tunnel toll rises to 6 dollars in May.\n\nThe Harbour tunnel toll rise was approved unanimously.\n",
+                    encoding="utf-8")
+    assert run("ingest", str(page)).returncode == 0
+
+    out = run("ask", "What about the Harbour tunnel toll rise?")
+
+    sources = out.stdout.split("Sources:\n", 1)[1].splitlines()
+    assert sources[0].endswith("Harbour toll rises — Port News, 2025-02-01") and sources[0].startswith("[1] [2] ")
+    assert sources[1] == "    https://port.example/toll"
+    assert out.stdout.count("Harbour toll rises") == 1
+
+
 def test_list_ingest_remove_and_errors(run, tmp_path):
     listed = json.loads(run("list", "--json").stdout)
     assert [a["source"] for a in listed] == ["Xinhua"]
