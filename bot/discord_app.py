@@ -25,7 +25,7 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.feedback", "bot.cogs.ask", "bot.cogs.articles", "bot.cogs.feeds")
+EXTENSIONS = ("bot.cogs.feedback", "bot.cogs.ask", "bot.cogs.sources", "bot.cogs.articles", "bot.cogs.feeds")
 def intents_for(settings: Settings) -> discord.Intents:
     """Only what the bot uses: servers and channels, messages (mentions, DMs) and, if enabled,
     the privileged message content (needed to read follow-ups in threads that do not mention it)."""

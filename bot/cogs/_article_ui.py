@@ -12,7 +12,8 @@ import discord
 from knowledge import GLOBAL_SCOPE, Article
 
 from ..errors import NO_MENTIONS, report
-from ..rendering import DESCRIPTION, FIELD_VALUE, TITLE, shorten
+from ..rendering import DESCRIPTION, FIELD_VALUE, TITLE, plain, plain_short
+from ..sources import safe_url
 
 log = logging.getLogger(__name__)
 
@@ -25,23 +26,19 @@ STATUS_TEXT = {
 }
 
 
-def opening(text: str, limit: int) -> str:
-    """The start of an article's text, cut at a word boundary."""
-    return shorten(text.strip(), limit)
-
-
 def where(article: Article) -> str:
     return "shipped with the bot (every server)" if article.scope == GLOBAL_SCOPE else "this server"
 
 
 def article_embed(article: Article, *, opening_chars: int = 1500) -> discord.Embed:
-    """An article's facts and its opening (for `/articles show` and previews)."""
-    embed = discord.Embed(title=shorten(article.title, TITLE), url=article.url or None,
-                          description=opening(article.text, min(opening_chars, DESCRIPTION)), colour=discord.Colour.blurple())
+    """An article's facts and its opening (for `/articles show` and previews), as plain text."""
+    embed = discord.Embed(title=plain_short(article.title, TITLE), url=safe_url(article.url) or None,
+                          description=plain_short(article.text.strip(), min(opening_chars, DESCRIPTION)),
+                          colour=discord.Colour.blurple())
     for name, value in (("Outlet", article.source), ("Published", article.published), ("Updated", article.updated),
                         ("Author", article.author), ("Words", f"{article.word_count:,}")):
         if value:
-            embed.add_field(name=name, value=shorten(value, FIELD_VALUE))
+            embed.add_field(name=name, value=plain_short(value, FIELD_VALUE))
     embed.add_field(name="Visible in", value=where(article))
     embed.set_footer(text=f"id: {article.id}")
     return embed
@@ -49,7 +46,7 @@ def article_embed(article: Article, *, opening_chars: int = 1500) -> discord.Emb
 
 def preview_embed(article: Article, status: str) -> discord.Embed:
     embed = article_embed(article, opening_chars=600)
-    embed.title = shorten(f"Preview: {article.title}", TITLE)
+    embed.title = "Preview: " + plain_short(article.title, TITLE - 9)
     embed.add_field(name="Status", value=STATUS_TEXT[status], inline=False)
     embed.set_footer(text="Nothing is stored until you press Add it.")
     return embed
@@ -63,9 +60,9 @@ def list_pages(articles: Sequence[Article], *, heading: str) -> list[discord.Emb
     for first in range(0, count, PAGE_SIZE):
         lines = []
         for a in articles[first : first + PAGE_SIZE]:
-            meta = ", ".join(x for x in (a.source, a.published) if x) or "no outlet or date"
+            meta = plain(", ".join(x for x in (a.source, a.published) if x)) or "no outlet or date"
             mark = "" if a.scope == GLOBAL_SCOPE else " · this server"
-            lines.append(f"**{shorten(a.title, 120)}**\n{meta}{mark} · `{a.id}`")
+            lines.append(f"**{plain_short(a.title, 160)}**\n{meta[:200]}{mark} · `{a.id}`")
         embed = discord.Embed(title=heading, description="\n".join(lines), colour=discord.Colour.blurple())
         embed.set_footer(text=f"Page {first // PAGE_SIZE + 1} of {(count - 1) // PAGE_SIZE + 1} · {count} articles")
         pages.append(embed)
