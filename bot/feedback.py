@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from knowledge import Answer, Citation
@@ -45,6 +46,13 @@ CREATE TABLE IF NOT EXISTS votes (
 );
 CREATE INDEX IF NOT EXISTS answers_guild ON answers(guild_id, created);
 """
+
+
+class VoteResult(Enum):
+    RECORDED = "recorded"  # the user's first vote on this answer
+    CHANGED = "changed"  # 👎 after 👍, or the other way round
+    UNCHANGED = "unchanged"  # the same vote again
+    UNKNOWN_ANSWER = "unknown answer"
 
 
 @dataclass(frozen=True)
@@ -124,20 +132,24 @@ class FeedbackStore:
 
     # -- votes -------------------------------------------------------------------------------
 
-    async def vote(self, answer_id: str, user_id: int, vote: int) -> bool:
-        """Record (or change) a user's vote on an answer; False if the answer is unknown."""
+    async def vote(self, answer_id: str, user_id: int, vote: int) -> VoteResult:
+        """Record (or change) a user's vote on an answer, and say which it was."""
         if vote not in (1, -1):
             raise ValueError("vote must be +1 or -1")
 
-        def work() -> bool:
+        def work() -> VoteResult:
             with self._lock, self._db:
                 if not self._db.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone():
-                    return False
+                    return VoteResult.UNKNOWN_ANSWER
+                before = self._db.execute("SELECT vote FROM votes WHERE answer_id = ? AND user_id = ?",
+                                          (answer_id, user_id)).fetchone()
                 self._db.execute(
                     "INSERT INTO votes VALUES (?, ?, ?, ?) ON CONFLICT(answer_id, user_id) DO UPDATE SET vote = excluded.vote, created = excluded.created",
                     (answer_id, user_id, vote, time.time()),
                 )
-                return True
+                if before is None:
+                    return VoteResult.RECORDED
+                return VoteResult.UNCHANGED if before[0] == vote else VoteResult.CHANGED
 
         return await asyncio.to_thread(work)
 

@@ -230,7 +230,7 @@ async def test_votes_are_recorded_and_listed_to_admins(h):
     thanks = await h.callback(await h.click(f"nb:v:d:{aid}", int(follow.response["id"]), user=h.member))
     listing = await h.callback(await h.slash("articles feedback", user=h.admin))
 
-    assert thanks.flags & EPHEMERAL and "👎" in thanks.content
+    assert thanks.flags & EPHEMERAL and thanks.content == "Thanks, noted 👎."
     embed = listing.embeds[0]
     assert embed["title"] == "Feedback: 0 👍, 1 👎"
     assert QUESTION in embed["description"]
@@ -300,3 +300,17 @@ async def test_masked_link_mention_and_markdown_in_an_article_show_as_plain_text
                                     "Ferry tickets stay at 2 dollars.")
     assert second["description"] == (f"{ESCAPED_LINE}\n\n**The board chair said the decision was unanimous.**\n\n"
                                      "Ferry tickets stay at 2 dollars.")
+
+
+async def test_pressing_thumbs_down_after_thumbs_up_says_the_vote_was_changed(h):
+    _, follow = await h.ask(QUESTION)
+    aid, message = answer_id(follow), int(follow.response["id"])
+
+    first = await h.callback(await h.click(f"nb:v:u:{aid}", message, user=h.member))
+    changed = await h.callback(await h.click(f"nb:v:d:{aid}", message, user=h.member))
+    again = await h.callback(await h.click(f"nb:v:d:{aid}", message, user=h.member))
+
+    assert first.content == "Thanks, noted 👍."
+    assert changed.content == "Vote changed: 👍 → 👎. Only your latest vote counts." and changed.flags & EPHEMERAL
+    assert again.content == "You had already voted 👎; nothing changed."
+    assert await h.bot.feedback.totals(h.guild.id) == (0, 1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.feedback import FeedbackStore
+from bot.feedback import FeedbackStore, VoteResult
 from knowledge import Answer, Citation
 
 CITE = Citation("a1", "Title", "Xinhua", "2025-01-14", "", "A quote.", 10, 18, True)
@@ -12,9 +12,10 @@ async def test_answers_and_votes_survive_reopening_and_votes_can_change(tmp_path
     store = await FeedbackStore.open(tmp_path / "sub" / "feedback.sqlite3")
     answer = Answer(text="Because.", answerable=True, mode="extractive", citations=(CITE,))
     aid = await store.record_answer(answer, question="Why?", guild_id=1, channel_id=2, user_id=3)
-    assert await store.vote(aid, user_id=5, vote=1)
-    assert await store.vote(aid, user_id=5, vote=-1)  # changed, not added
-    assert await store.vote(aid, user_id=6, vote=-1)
+    assert await store.vote(aid, user_id=5, vote=1) is VoteResult.RECORDED
+    assert await store.vote(aid, user_id=5, vote=-1) is VoteResult.CHANGED  # changed, not added
+    assert await store.vote(aid, user_id=5, vote=-1) is VoteResult.UNCHANGED
+    assert await store.vote(aid, user_id=6, vote=-1) is VoteResult.RECORDED
     await store.aclose()
 
     store = await FeedbackStore.open(tmp_path / "sub" / "feedback.sqlite3")
@@ -36,5 +37,5 @@ async def test_votes_are_kept_per_server_and_unknown_answers_refused(tmp_path):
     assert await store.totals(1) == (1, 0)
     assert [v.question for v in await store.recent_votes(None)] == ["Q2"]
     assert await store.totals(7) == (0, 0)
-    assert not await store.vote("nonexistent", 2, 1)
+    assert await store.vote("nonexistent", 2, 1) is VoteResult.UNKNOWN_ANSWER
     await store.aclose()
