@@ -19,6 +19,7 @@ from knowledge.models import GLOBAL_SCOPE
 
 from .feeds_command import feeds
 from .logs import quiet_libraries
+from .privacy_command import forget_user
 from .settings import Settings, SettingsError
 from .sources import quoted_in_text, sources_of
 
@@ -243,6 +244,7 @@ def run(app: App) -> None:
 
 
 cli.add_command(feeds)
+cli.add_command(forget_user)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from ..asking import Asker, scopes_for
 from ..conversation import Conversations, question_in
 from ..errors import NO_MENTIONS, report_in_channel
 from ..rendering import answer_embeds
+from ..server_settings import effective
 from .feedback import answer_view
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ class Ask(commands.Cog):
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         conversations = self.conversations
-        if not await conversations.is_for_me(message):
+        if not await conversations.is_for_me(message) or not await self._answers_in(message):
             return
         question = question_in(message, self.bot.user.id)
         if not question:
@@ -88,6 +89,17 @@ class Ask(commands.Cog):
             await self._answer_message(message, question)
         except Exception as exc:
             await report_in_channel(message, exc)
+
+    async def _answers_in(self, message: discord.Message) -> bool:
+        """False in a server channel (or a thread of one) outside the channels its admins chose
+        for answering mentions (`/newsbot settings`); True in DMs and where nothing was chosen."""
+        if message.guild is None:
+            return True
+        own = await self.bot.server_settings.get(message.guild.id)
+        channels = effective(own, self.bot.settings).answer_channel_ids
+        if channels is None:
+            return True
+        return bool({message.channel.id, getattr(message.channel, "parent_id", None)} & set(channels))
 
     async def _answer_message(self, message: discord.Message, question: str) -> None:
         question = self.bot.kb.check_question(question)

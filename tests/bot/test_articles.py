@@ -209,7 +209,7 @@ async def test_feeds_say_so_when_feeds_are_not_available(h):
 async def test_commands_are_synced_with_admin_default_permissions(h):
     synced = {c["name"]: c for c in h.standin.commands[None]}
 
-    assert set(synced) == {"ask", "sources", "articles"}
+    assert set(synced) == {"ask", "sources", "newsbot", "articles"}
     articles = synced["articles"]
     assert int(articles["default_member_permissions"]) == discord.Permissions(manage_guild=True).value
     assert articles["dm_permission"] is False

@@ -112,3 +112,28 @@ def test_unwritable_store_is_named(run, tmp_path):
     blocker.write_text("x")
     out = run("list", CHROMA_PATH=str(blocker / "store"))
     assert out.returncode == 1 and str(blocker) in out.stderr
+
+
+def test_forget_user_deletes_that_users_questions_from_the_feedback_file(run, tmp_path):
+    import asyncio
+
+    from bot.feedback import FeedbackStore
+    from knowledge import Answer
+
+    db = tmp_path / "feedback.sqlite3"
+
+    async def record() -> str:
+        store = await FeedbackStore.open(db)
+        aid = await store.record_answer(Answer(text="Yes.", answerable=True, mode="extractive"), question="Mine?",
+                                        guild_id=1, channel_id=1, user_id=42)
+        await store.aclose()
+        return aid
+
+    asyncio.run(record())
+    out = run("forget-user", "42", FEEDBACK_DB=str(db))
+    again = run("forget-user", "42", FEEDBACK_DB=str(db))
+    bad = run("forget-user", "someone", FEEDBACK_DB=str(db))
+
+    assert out.returncode == 0 and out.stdout == "Deleted 1 question(s) with their answers and 0 vote(s) of user 42.\n"
+    assert again.stdout.startswith("Deleted 0 question(s)")
+    assert bad.returncode == 2 and "USER_ID" in bad.stderr
