@@ -123,6 +123,30 @@ def parse_feed(body: bytes, *, base_url: str, content_type: str = "") -> tuple[s
     return parsed.feed.get("title", "") or "", items
 
 
+@dataclass(frozen=True)
+class FeedCheck:
+    """What one fetch of a feed address found, before it is followed."""
+
+    url: str  # the address after redirects
+    title: str
+    items: int  # items with an http(s) link
+
+
+def check_feed(url: str, *, allow_hosts: frozenset[str] = frozenset(), timeout: float = 15.0,
+               max_bytes: int = 5_000_000) -> FeedCheck:
+    """Fetch the feed at `url` once, through the same fetch policy as polling (no private
+    addresses unless allowed, size and time limits), and parse it. Raises InputError for an
+    address that is not http(s), FetchFailed (with a reason for people) for one that cannot be
+    fetched or is not a feed; so a feed that could never be read is refused when it is added,
+    not found failing later in the feed list."""
+    url = url.strip()
+    if not url.startswith(("http://", "https://")) or len(url) > 2000:
+        raise InputError("A feed address starts with http:// or https://.")
+    page = fetch_page(url, accept=FEED_TYPES, allow_hosts=allow_hosts, timeout=timeout, max_bytes=max_bytes)
+    title, items = parse_feed(page.body, base_url=page.final_url, content_type=page.content_type)
+    return FeedCheck(page.final_url, " ".join(title.split())[:300], len(items))
+
+
 class FeedRegistry:
     """The feeds followed in one article store; thread-safe."""
 
@@ -133,9 +157,10 @@ class FeedRegistry:
 
     # -- the subscriptions -----------------------------------------------------------------
 
-    def add(self, url: str, scope: str = GLOBAL_SCOPE, *, now: float | None = None) -> Feed:
-        """Follow the feed at `url` in `scope`; it is due at once. InputError if it is not an
-        http(s) address or is followed already, LimitError past `max_per_scope`."""
+    def add(self, url: str, scope: str = GLOBAL_SCOPE, *, now: float | None = None, title: str = "") -> Feed:
+        """Follow the feed at `url` in `scope` (`title`: what `check_feed` found); it is due at
+        once. InputError if it is not an http(s) address or is followed already, LimitError past
+        `max_per_scope`."""
         url = url.strip()
         if not url.startswith(("http://", "https://")) or len(url) > 2000:
             raise InputError("A feed address starts with http:// or https://.")
@@ -145,7 +170,7 @@ class FeedRegistry:
                 raise InputError(f"That feed is followed already (id {feed_id(url, scope)}).")
             if scope != GLOBAL_SCOPE and len(followed) >= self.max_per_scope:
                 raise LimitError(f"This server already follows {len(followed)} feeds, the most allowed (MAX_FEEDS_PER_SERVER). Remove one first.")
-            feed = Feed(id=feed_id(url, scope), url=url, scope=scope, added=time.time() if now is None else now)
+            feed = Feed(id=feed_id(url, scope), url=url, scope=scope, title=title, added=time.time() if now is None else now)
             self._write(feed)
             return feed
 

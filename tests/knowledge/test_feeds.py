@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge import InputError, LimitError, NotFoundError
-from knowledge.feeds import DEFAULT_INTERVAL, MAX_ITEM_ATTEMPTS, FeedRegistry, backoff
+from knowledge import FetchFailed, InputError, LimitError, NotFoundError
+from knowledge.feeds import DEFAULT_INTERVAL, MAX_ITEM_ATTEMPTS, FeedRegistry, backoff, check_feed
 from knowledge.store import ArticleStore
 from tests.loopback_site import LOOPBACK, rss
 from tests.newspages import bbc_available, build_page, load_story
@@ -139,3 +139,24 @@ def test_feeds_live_on_a_chroma_server_too(chroma_server, embedder):
     assert [f.url for f in FeedRegistry(ArticleStore.open_server(host, port, embedder.name)).list("9")] == [feed.url]
     reg.remove(feed.id, "9")
     assert reg.list("9") == []
+
+
+def test_checking_a_feed_fetches_it_once_and_reports_its_title_and_items(site):
+    url = site.put("/check.xml", rss("Harbour  Wire", [("A", "http://x.example/a", "2025-01-02"),
+                                                       ("B", "http://x.example/b", "2025-01-01")]), "application/rss+xml")
+    found = check_feed(url, allow_hosts=LOOPBACK, timeout=10)
+    assert (found.title, found.items) == ("Harbour Wire", 2) and len(site.hits("/check.xml")) == 1
+
+
+@pytest.mark.parametrize("address, allow, needle", [
+    ("ftp://files.example/feed.xml", LOOPBACK, "http:// or https://"),
+    ("SITE/private.xml", frozenset(), "not port"),  # the fetch policy: no odd ports or loopback unless allowed
+    ("SITE/page.html", LOOPBACK, "not an RSS or Atom feed"),
+])
+def test_a_feed_that_could_never_be_read_is_refused_when_checked(site, address, allow, needle):
+    site.put("/private.xml", rss("P", []), "application/rss+xml")
+    site.put("/page.html", "<html><body><p>Just a page.</p></body></html>")
+    address = address.replace("SITE", site.base)
+    with pytest.raises((InputError, FetchFailed)) as err:
+        check_feed(address, allow_hosts=allow, timeout=10)
+    assert needle in err.value.reason
