@@ -137,3 +137,13 @@ def test_forget_user_deletes_that_users_questions_from_the_feedback_file(run, tm
     assert out.returncode == 0 and out.stdout == "Deleted 1 question(s) with their answers and 0 vote(s) of user 42.\n"
     assert again.stdout.startswith("Deleted 0 question(s)")
     assert bad.returncode == 2 and "USER_ID" in bad.stderr
+
+
+def test_an_unreadable_pdf_is_one_failure_line_with_no_library_warnings(run, tmp_path):
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"not a pdf at all")
+
+    out = run("ingest", str(bad))
+
+    assert out.returncode == 1 and "That PDF could not be read." in out.stdout
+    assert "pypdf" not in out.stderr and "EOF marker" not in out.stderr and "invalid pdf header" not in out.stderr
