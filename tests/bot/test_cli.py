@@ -145,5 +145,5 @@ def test_an_unreadable_pdf_is_one_failure_line_with_no_library_warnings(run, tmp
 
     out = run("ingest", str(bad))
 
-    assert out.returncode == 1 and "That PDF could not be read." in out.stdout
+    assert out.returncode == 1 and "That PDF could not be read." in out.stderr
     assert "pypdf" not in out.stderr and "EOF marker" not in out.stderr and "invalid pdf header" not in out.stderr
