@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -147,3 +148,22 @@ def test_an_unreadable_pdf_is_one_failure_line_with_no_library_warnings(run, tmp
 
     assert out.returncode == 1 and "That PDF could not be read." in out.stderr
     assert "pypdf" not in out.stderr and "EOF marker" not in out.stderr and "invalid pdf header" not in out.stderr
+
+
+def test_every_ask_json_field_is_documented_in_the_readme(run):
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    answer = json.loads(run("ask", "--json", Q).stdout)
+    documented = set(re.findall(r"^\| `(?:citations\[\]\.)?([a-z_]+)`", readme, re.MULTILINE))
+    documented |= {f for line in re.findall(r"^\| `citations\[\]\.[^|]*", readme, re.MULTILINE)
+                   for f in re.findall(r"\.([a-z_]+)`", line)}
+
+    assert set(answer) - {"note"} <= documented and "note" in documented
+    assert set(answer["citations"][0]) <= documented
+
+
+def test_usage_errors_and_invalid_settings_exit_with_2_as_documented(run):
+    assert run("ask").returncode == 2  # missing argument
+    assert run("ask", "--no-such-option", Q).returncode == 2
+    bad = run("list", TOP_K="lots")
+    assert bad.returncode == 2 and "TOP_K" in bad.stderr
+    assert "2 for a usage error" in (REPO / "README.md").read_text(encoding="utf-8")
