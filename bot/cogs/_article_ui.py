@@ -52,6 +52,15 @@ def preview_embed(article: Article, status: str) -> discord.Embed:
     return embed
 
 
+def added_embed(article: Article) -> discord.Embed:
+    """The preview turned into the result once the article is stored."""
+    embed = article_embed(article, opening_chars=600)
+    embed.title = "Added: " + plain_short(article.title, TITLE - 7)
+    embed.colour = discord.Colour.green()
+    embed.set_footer(text=f"Stored · id: {article.id}")
+    return embed
+
+
 def list_pages(articles: Sequence[Article], *, heading: str) -> list[discord.Embed]:
     if not articles:
         return [discord.Embed(title=heading, description="No articles are loaded yet. An admin can add some with `/articles add`.")]
@@ -93,9 +102,12 @@ class OwnerView(discord.ui.View):
 
 
 class ConfirmView(OwnerView):
-    """Confirm / Cancel. Confirm runs `action`, whose return value replaces the message text."""
+    """Confirm / Cancel. Confirm runs `action`; what it returns (a text, or a text and an embed)
+    replaces the whole message, so no preview saying "nothing is stored yet" is left under the
+    result. Cancel replaces it with `cancelled`."""
 
-    def __init__(self, owner_id: int, action: Callable[[], Awaitable[str]], *, confirm_label: str, cancelled: str):
+    def __init__(self, owner_id: int, action: Callable[[], Awaitable[str | tuple[str, discord.Embed]]], *,
+                 confirm_label: str, cancelled: str):
         super().__init__(owner_id)
         self.action = action
         self.cancelled = cancelled
@@ -106,17 +118,18 @@ class ConfirmView(OwnerView):
         self.stop()
         await interaction.response.edit_message(content="Working on it…", view=None)
         try:
-            text = await self.action()
+            done = await self.action()
         except Exception as exc:
-            await interaction.edit_original_response(content="Nothing was changed.")
+            await interaction.edit_original_response(content="Nothing was changed.", embeds=[])
             await report(interaction, exc)
             return
-        await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
+        text, embeds = (done, []) if isinstance(done, str) else (done[0], [done[1]])
+        await interaction.edit_original_response(content=text, embeds=embeds, allowed_mentions=NO_MENTIONS)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         self.stop()
-        await interaction.response.edit_message(content=self.cancelled, view=None)
+        await interaction.response.edit_message(content=self.cancelled, embeds=[], view=None)
 
 
 class Paginator(OwnerView):

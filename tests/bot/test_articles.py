@@ -53,6 +53,7 @@ async def test_add_file_previews_then_confirm_stores_it_for_this_server_only(h):
     done = await edited(h, click, mark)
 
     assert done.content.startswith("Added “Old Mill bridge to reopen” (27 words)")
+    assert "embeds" in done.json and "Nothing is stored" not in str(done.json["embeds"])  # the preview is replaced
     [stored] = own_articles(h)
     assert stored.scope == str(h.guild.id) and stored.title == "Old Mill bridge to reopen"
     _, answer = await h.ask("How much did the Old Mill bridge repairs cost?")
