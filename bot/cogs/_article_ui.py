@@ -12,18 +12,13 @@ import discord
 from knowledge import GLOBAL_SCOPE, Article
 
 from ..errors import NO_MENTIONS, report
-from ..rendering import DESCRIPTION, FIELD_VALUE, TITLE, plain, plain_short
+from ..rendering import DESCRIPTION, FIELD_VALUE, TITLE, plain, plain_short, shorten
 from ..sources import safe_url
 
 log = logging.getLogger(__name__)
 
 VIEW_TIMEOUT = 600
 PAGE_SIZE = 10
-STATUS_TEXT = {
-    "new": "New: it will be added to this server.",
-    "update": "Revised: it will replace the stored version.",
-    "unchanged": "Already loaded, unchanged: nothing will change.",
-}
 
 
 def where(article: Article) -> str:
@@ -45,9 +40,10 @@ def article_embed(article: Article, *, opening_chars: int = 1500) -> discord.Emb
 
 
 def preview_embed(article: Article, status: str) -> discord.Embed:
+    """The article as it will be stored, with `status`: what Confirm will do (one sentence)."""
     embed = article_embed(article, opening_chars=600)
     embed.title = "Preview: " + plain_short(article.title, TITLE - 9)
-    embed.add_field(name="Status", value=STATUS_TEXT[status], inline=False)
+    embed.add_field(name="Status", value=shorten(status, FIELD_VALUE), inline=False)
     embed.set_footer(text="Nothing is stored until you press Add it.")
     return embed
 
