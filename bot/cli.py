@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -78,6 +79,15 @@ class NewsGroup(click.Group):
     a `FilterError` is a usage error (exit 2), any other `KnowledgeError` an error (exit 1), and
     invalid settings exit 2. Anything else is a bug and keeps its traceback."""
 
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """`--help` ends with where the data is, so nobody wonders why a store looks empty."""
+        try:
+            settings = Settings.load(dotenv_path=ctx.params.get("env_file") or ".env")
+        except SettingsError:
+            return
+        # written as is: a path wrapped over two lines cannot be copied
+        formatter.write(f"\nData:\n  articles: {where_store_is(settings)}\n  feedback: {settings.feedback_db}\n")
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -87,6 +97,13 @@ class NewsGroup(click.Group):
             raise Failure(exc.reason) from exc
         except SettingsError as exc:
             raise UsageFailure(str(exc)) from exc
+
+
+def where_store_is(settings: Settings) -> str:
+    """The article store: a Chroma server's address, or the embedded store's folder."""
+    if settings.chroma_host:
+        return f"Chroma server {settings.chroma_host}:{settings.chroma_port} (CHROMA_HOST)"
+    return f"{Path(settings.chroma_path).resolve()} (CHROMA_PATH)"
 
 
 def check_since(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -261,6 +278,7 @@ def run(app: App) -> None:
         )
     from .discord_app import run_bot
 
+    log.info("article store: %s; feedback: %s", where_store_is(app.settings), app.settings.feedback_db)
     run_bot(app.settings)
 
 

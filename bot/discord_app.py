@@ -68,7 +68,7 @@ class NewsBot(commands.Bot):
         changed = sum(r.status != "unchanged" for r in results)
         log.info("shipped articles: %d (%d loaded or updated now)", len(results), changed)
         if self.feedback is None:
-            self.feedback = await FeedbackStore.open(self.settings.feedback_db)
+            self.feedback = await FeedbackStore.open(self.settings.feedback_db, retention_days=self.settings.feedback_retention_days)
         self.server_settings = await ServerSettingsStore.open(path_beside(self.settings.feedback_db))
         for extension in EXTENSIONS:
             await self.load_extension(extension)

@@ -18,6 +18,8 @@ from knowledge.base import CoreConfig
 from knowledge.llm import LLMConfig
 from knowledge.sources import FetchPolicy
 
+from .paths import default_chroma_path, default_feedback_db
+
 
 class SettingsError(Exception):
     """One or more settings are invalid; the message lists each with what is expected."""
@@ -95,8 +97,9 @@ _SPEC: dict[str, tuple[Callable[[str], Any], Any]] = {
     "DISCORD_ADMIN_USER_IDS": (_ids, ()),
     "DISCORD_SHARDED": (_bool, False),
     "DISCORD_MESSAGE_CONTENT": (_bool, True),
-    "FEEDBACK_DB": (_text, "data/feedback.sqlite3"),
-    "CHROMA_PATH": (_text, "data/chroma"),
+    "FEEDBACK_DB": (_text, default_feedback_db),  # a per-user data folder (bot/paths.py)
+    "FEEDBACK_RETENTION_DAYS": (_int(0, 36_500), 180),
+    "CHROMA_PATH": (_text, default_chroma_path),
     "CHROMA_HOST": (_text, ""),
     "CHROMA_PORT": (_int(1, 65535), 8000),
     "CHROMA_SSL": (_bool, False),
@@ -121,7 +124,8 @@ _SPEC: dict[str, tuple[Callable[[str], Any], Any]] = {
     "FETCH_MAX_BYTES": (_int(10_000, 100_000_000), 5_000_000),
     "FEED_POLL_MINUTES": (_int(5, 1440), 30),
     "MAX_FEEDS_PER_SERVER": (_int(1, 1000), 20),
-    "ASK_COOLDOWN_SECONDS": (_float(0, 3600), 5.0),
+    "ASK_COOLDOWN_SECONDS": (_float(0, 3600), 10.0),
+    "ASK_BURST": (_int(1, 50), 3),
     "MAX_QUESTIONS_IN_FLIGHT": (_int(1, 256), 8),
     "LOG_LEVEL": (_choice("debug", "info", "warning", "error"), "info"),
 }
@@ -134,7 +138,10 @@ class Settings:
     def __getattr__(self, name: str) -> Any:
         key = name.upper()
         if key in _SPEC:
-            return self.values.get(key, _SPEC[key][1])
+            if key in self.values:
+                return self.values[key]
+            default = _SPEC[key][1]
+            return default() if callable(default) else default  # paths: worked out when asked
         raise AttributeError(name)
 
     @classmethod

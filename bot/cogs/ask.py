@@ -38,7 +38,8 @@ class Ask(commands.Cog):
     def __init__(self, bot: NewsBot):
         self.bot = bot
         settings = bot.settings
-        self.asker = Asker(bot.kb, cooldown=settings.ask_cooldown_seconds, in_flight=settings.max_questions_in_flight)
+        self.asker = Asker(bot.kb, cooldown=settings.ask_cooldown_seconds, in_flight=settings.max_questions_in_flight,
+                           burst=settings.ask_burst)
         self._conversations: Conversations | None = None
 
     async def cog_unload(self) -> None:
@@ -60,7 +61,7 @@ class Ask(commands.Cog):
         """Ask a question about the loaded news articles; the answer quotes its sources word for word."""
         question = self.bot.kb.check_question(question)
         flt = await self.asker.search_filter(interaction.guild_id, since=since, outlet=outlet)
-        async with self.asker.turn(interaction.user.id):
+        async with self.asker.turn(interaction.user.id, cooldown=await self._cooldown(interaction.guild_id)):
             await interaction.response.defer(thinking=True)
             interaction.extras["public_thinking"] = True  # an error now must remove "thinking…"
             answer = await self.bot.kb.ask(question, flt, executor=self.asker.executor)
@@ -90,6 +91,10 @@ class Ask(commands.Cog):
         except Exception as exc:
             await report_in_channel(message, exc)
 
+    async def _cooldown(self, guild_id: int | None) -> float | None:
+        """This server's seconds per question, if its admins set one (`/newsbot settings`)."""
+        return (await self.bot.server_settings.get(guild_id)).cooldown_seconds
+
     async def _answers_in(self, message: discord.Message) -> bool:
         """False in a server channel (or a thread of one) outside the channels its admins chose
         for answering mentions (`/newsbot settings`); True in DMs and where nothing was chosen."""
@@ -104,7 +109,7 @@ class Ask(commands.Cog):
     async def _answer_message(self, message: discord.Message, question: str) -> None:
         question = self.bot.kb.check_question(question)
         guild_id = message.guild.id if message.guild else None
-        async with self.asker.turn(message.author.id):
+        async with self.asker.turn(message.author.id, cooldown=await self._cooldown(guild_id)):
             history = await self.conversations.history(message)
             async with message.channel.typing():
                 answer = await self.bot.kb.ask(question, SearchFilter(scopes=scopes_for(guild_id)), history=history,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
 
@@ -160,17 +161,27 @@ async def test_follow_up_in_thread_of_an_answer_sends_earlier_turns_as_history(t
     assert messages[-1]["content"].endswith("Question: What did he say about AI?")
 
 
-async def test_second_question_within_cooldown_is_refused_ephemerally(tmp_path, embedder):
-    async with running_bot(shared_kb(embedder), tmp_path, ask_cooldown_seconds=60) as h:
-        await h.ask(QUESTION, user=h.member)
-        payload = await h.slash("ask", [opt("question", "Who is Guo Jiakun?")], user=h.member)
-        refusal = await h.callback(payload)
-        other_user = await h.ask(QUESTION, user=h.admin)  # the cooldown is per user
+async def test_a_quick_second_question_passes_and_past_the_burst_the_refusal_says_when(tmp_path, embedder):
+    async with running_bot(shared_kb(embedder), tmp_path, ask_cooldown_seconds=60, ask_burst=2) as h:
+        first = await h.ask(QUESTION, user=h.member)
+        second = await h.ask("Who is Guo Jiakun?", user=h.member)  # a typo fixed, a quick follow-up
+        refusal = await h.callback(await h.slash("ask", [opt("question", "Who criticised the US?")], user=h.member))
+        other_user = await h.ask(QUESTION, user=h.admin)  # the bucket is per user
 
-    assert refusal.callback_type == 4
-    assert refusal.flags & EPHEMERAL
-    assert "try again in 60 s" in refusal.content
+    assert first[0].callback_type == second[0].callback_type == 5
+    assert refusal.callback_type == 4 and refusal.flags & EPHEMERAL
+    m = re.fullmatch(r"You have asked 2 questions in a short time: your next question is allowed in (\d+) s\.", refusal.content)
+    assert m and 1 <= int(m[1]) <= 60
     assert other_user[0].callback_type == 5
+
+
+async def test_a_servers_own_cooldown_replaces_the_default(tmp_path, embedder):
+    async with running_bot(shared_kb(embedder), tmp_path, ask_cooldown_seconds=0, ask_burst=1) as h:
+        await h.callback(await h.slash("newsbot settings", [opt("cooldown", 600, 10)], user=h.admin))
+        await h.ask(QUESTION, user=h.member)
+        refusal = await h.callback(await h.slash("ask", [opt("question", QUESTION)], user=h.member))
+
+    assert refusal.callback_type == 4 and "You asked a moment ago: your next question is allowed in" in refusal.content
 
 
 async def test_question_beyond_the_in_flight_cap_is_told_to_retry(tmp_path, embedder, openai_standin):

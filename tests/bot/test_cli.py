@@ -177,3 +177,24 @@ def test_usage_errors_and_invalid_settings_exit_with_2_as_documented(run):
     bad = run("list", TOP_K="lots")
     assert bad.returncode == 2 and "TOP_K" in bad.stderr
     assert "| 2 | a usage or settings error: an unknown command or option" in (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_store_is_the_same_wherever_newsbot_runs_and_help_says_where(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHROMA_", "DISCORD_", "FEEDBACK_"))}
+    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    page = tmp_path / "toll.md"
+    page.write_text("---\ntitle: Harbour toll rises\nsource: Port News\n---\nThe Harbour toll rises to 6 dollars.\n", encoding="utf-8")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+
+    def newsbot(cwd, *args):
+        return subprocess.run([sys.executable, "-m", "bot", "--env-file", str(tmp_path / "none.env"), *args],
+                              capture_output=True, text=True, cwd=cwd, env=env | {"PYTHONPATH": str(REPO)}, timeout=180)
+
+    assert newsbot(tmp_path / "a", "ingest", str(page)).returncode == 0
+    listed = newsbot(tmp_path / "b", "list")
+    helped = newsbot(tmp_path / "b", "--help")
+
+    assert "Harbour toll rises" in listed.stdout  # not an empty store because the directory changed
+    assert f"  articles: {tmp_path / 'xdg' / 'newsbot' / 'chroma'} (CHROMA_PATH)\n" in helped.stdout
+    assert not (tmp_path / "a" / "data").exists()
