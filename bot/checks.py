@@ -28,7 +28,7 @@ async def server_settings(interaction: discord.Interaction) -> Effective:
     """The server's settings with the operator's defaults filled in (the defaults alone in a DM)."""
     bot = interaction.client
     own = await bot.server_settings.get(interaction.guild_id)  # type: ignore[attr-defined]
-    return effective(own, bot.settings)  # type: ignore[attr-defined]
+    return effective(own, bot.settings, has_model=bot.kb.llm is not None)  # type: ignore[attr-defined]
 
 
 async def can_manage_articles(interaction: discord.Interaction) -> bool:

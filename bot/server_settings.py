@@ -64,11 +64,11 @@ class Effective:
     cooldown_seconds: float
 
 
-def effective(own: ServerSettings, defaults: Any) -> Effective:
-    """`own` over `defaults` (the bot's `Settings`)."""
-    model_default = ServerAnswerMode.MODEL if defaults.llm_enabled else ServerAnswerMode.EXTRACTIVE
+def effective(own: ServerSettings, defaults: Any, *, has_model: bool) -> Effective:
+    """`own` over `defaults` (the bot's `Settings`); `has_model`: the bot has a language model."""
+    model_default = ServerAnswerMode.MODEL if has_model else ServerAnswerMode.EXTRACTIVE
     mode = own.answer_mode or model_default
-    if mode is ServerAnswerMode.MODEL and not defaults.llm_enabled:
+    if mode is ServerAnswerMode.MODEL and not has_model:
         mode = ServerAnswerMode.EXTRACTIVE
     return Effective(
         admin_role_ids=own.admin_role_ids if own.admin_role_ids is not None else tuple(defaults.discord_admin_role_ids),

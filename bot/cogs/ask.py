@@ -21,7 +21,7 @@ from ..asking import Asker, scopes_for
 from ..conversation import Conversations, question_in
 from ..errors import NO_MENTIONS, report_in_channel
 from ..rendering import answer_embeds
-from ..server_settings import effective
+from ..server_settings import ServerAnswerMode, effective
 from .feedback import answer_view
 
 if TYPE_CHECKING:
@@ -64,7 +64,8 @@ class Ask(commands.Cog):
         async with self.asker.turn(interaction.user.id, cooldown=await self._cooldown(interaction.guild_id)):
             await interaction.response.defer(thinking=True)
             interaction.extras["public_thinking"] = True  # an error now must remove "thinking…"
-            answer = await self.bot.kb.ask(question, flt, executor=self.asker.executor)
+            answer = await self.bot.kb.ask(question, flt, executor=self.asker.executor,
+                                           use_model=await self._use_model(interaction.guild_id))
         embeds, view = await self._prepare(answer, question, guild_id=interaction.guild_id,
                                            channel_id=interaction.channel_id, user_id=interaction.user.id)
         await interaction.followup.send(embeds=embeds, view=view, allowed_mentions=NO_MENTIONS, wait=True)
@@ -95,13 +96,18 @@ class Ask(commands.Cog):
         """This server's seconds per question, if its admins set one (`/newsbot settings`)."""
         return (await self.bot.server_settings.get(guild_id)).cooldown_seconds
 
+    async def _use_model(self, guild_id: int | None) -> bool:
+        """False where the server chose quotes only (`/newsbot settings answer_mode:`)."""
+        own = await self.bot.server_settings.get(guild_id)
+        return effective(own, self.bot.settings, has_model=self.bot.kb.llm is not None).answer_mode is ServerAnswerMode.MODEL
+
     async def _answers_in(self, message: discord.Message) -> bool:
         """False in a server channel (or a thread of one) outside the channels its admins chose
         for answering mentions (`/newsbot settings`); True in DMs and where nothing was chosen."""
         if message.guild is None:
             return True
         own = await self.bot.server_settings.get(message.guild.id)
-        channels = effective(own, self.bot.settings).answer_channel_ids
+        channels = effective(own, self.bot.settings, has_model=self.bot.kb.llm is not None).answer_channel_ids
         if channels is None:
             return True
         return bool({message.channel.id, getattr(message.channel, "parent_id", None)} & set(channels))
@@ -113,7 +119,7 @@ class Ask(commands.Cog):
             history = await self.conversations.history(message)
             async with message.channel.typing():
                 answer = await self.bot.kb.ask(question, SearchFilter(scopes=scopes_for(guild_id)), history=history,
-                                               executor=self.asker.executor)
+                                               executor=self.asker.executor, use_model=await self._use_model(guild_id))
         embeds, view = await self._prepare(answer, question, guild_id=guild_id, channel_id=message.channel.id, user_id=message.author.id)
         await message.reply(embeds=embeds, view=view, mention_author=False, allowed_mentions=NO_MENTIONS)
         log.info("answered a message in channel %s (%s, %d turns before)", message.channel.id, answer.mode, len(history))

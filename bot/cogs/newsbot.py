@@ -79,7 +79,7 @@ class Newsbot(commands.Cog):
         """Show or change this server's newsbot settings (Manage Server)."""
         assert interaction.guild_id is not None
         store = self.bot.server_settings
-        if answer_mode == "model" and not self.bot.settings.llm_enabled:
+        if answer_mode == "model" and self.bot.kb.llm is None:
             raise UserFacingError("This bot has no language model configured, so its answers are quotes only.")
         if reset:
             await store.update(interaction.guild_id, interaction.user.id, **{k: None for k in ServerSettings.__dataclass_fields__})

@@ -90,3 +90,19 @@ async def test_forget_me_deletes_the_members_questions_and_votes_and_says_so(h):
     assert await h.bot.feedback.get_answer(my_answer) is None
     assert await h.bot.feedback.get_answer(their_answer) is not None
     assert await h.bot.feedback.totals(h.guild.id) == (0, 0)  # the member's 👍 went; the admin's 👎 went with the answer
+
+
+async def test_a_server_that_chose_quotes_only_gets_no_model_answers(tmp_path, embedder, openai_standin):
+    from tests.bot.harness import llm_kb
+    from tests.openai_standin import reply_json
+
+    openai_standin.script(reply_json({"answerable": True, "answer": "Guo Jiakun.", "quotes": []}))
+    kb = llm_kb(shared_kb(embedder), openai_standin.base_url)
+    async with running_bot(kb, tmp_path) as h:
+        shown = await h.callback(await h.slash("newsbot settings", [opt("answer_mode", "extractive")], user=h.admin))
+        _, follow = await h.ask(QUESTION)
+    await kb.aclose()
+
+    assert {"name": "Answers", "value": "quotes straight from the articles", "inline": False} in shown.embeds[0]["fields"]
+    assert openai_standin.requests == []  # the model was never asked
+    assert follow.embeds[0]["footer"]["text"] == "Quoted straight from the articles."
