@@ -25,7 +25,7 @@ from knowledge import Article, InputError, NotFoundError
 from ..asking import scopes_for
 from ..checks import article_admin
 from ..errors import NO_MENTIONS
-from ..rendering import DESCRIPTION, shorten
+from ..rendering import DESCRIPTION, plain, shorten
 from . import _loading
 from ._article_ui import (
     ConfirmView,
@@ -188,11 +188,13 @@ class Articles(commands.Cog):
     @article_admin()
     async def feeds_add(self, interaction: discord.Interaction, url: str) -> None:
         """Follow a news feed: its new articles are added to this server."""
-        feed = await asyncio.to_thread(self.kb.feeds.add, url, str(interaction.guild_id))
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the feed is fetched once first
+        feed, found = await asyncio.to_thread(self.kb.feeds.follow, url, str(interaction.guild_id), policy=self.kb.config.fetch)
         self.bot.dispatch("feed_followed", feed)  # the poller reads it now
         minutes = self.bot.settings.feed_poll_minutes
-        await interaction.response.send_message(
-            f"Following <{feed.url}> (id `{feed.id}`). Its articles are being loaded now, then every {minutes} minutes.",
+        await interaction.followup.send(
+            f"Following “{plain(shorten(found.title or 'untitled feed', 200))}” ({found.items} item{'s' if found.items != 1 else ''}) "
+            f"at <{feed.url}> (id `{feed.id}`). Its articles are being loaded now, then every {minutes} minutes.",
             ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @feeds.command(name="list")

@@ -238,8 +238,10 @@ async def test_followed_feed_loads_its_articles_into_this_server(tmp_path, embed
     items = [(s.headline, site.put(f"/news/{s.number}", build_page(s).html), f"2005-02-0{i + 1}") for i, s in enumerate(stories)]
     feed_url = site.put("/feed.xml", rss("Tech Wire", items), "application/rss+xml")
     async with running_bot(loopback_kb(shared_kb(embedder)), tmp_path) as h:
-        added = await h.callback(await h.slash("articles feeds add", [opt("url", feed_url)], user=h.admin))
-        assert added.flags & EPHEMERAL and added.content.startswith(f"Following <{feed_url}>")
+        payload = await h.slash("articles feeds add", [opt("url", feed_url)], user=h.admin)
+        assert (await h.callback(payload)).flags & EPHEMERAL
+        added = await h.followup(payload)
+        assert added.flags & EPHEMERAL and added.content.startswith(f"Following “Tech Wire” (2 items) at <{feed_url}>")
         await eventually(lambda: len(own_articles(h)) == 2, timeout=20, what="the feed's articles")
         listed = await h.callback(await h.slash("articles feeds list", user=h.admin))
         removed = await h.callback(await h.slash("articles feeds remove", [opt("feed", feed_url)], user=h.admin))
@@ -251,16 +253,43 @@ async def test_followed_feed_loads_its_articles_into_this_server(tmp_path, embed
     assert "Manage Server" in refused.content
 
 
-async def test_feeds_belong_to_the_core_and_work_without_the_poller(h):
-    await h.bot.remove_cog("Feeds")  # no background polling: following still works
-    url = "https://news.example/feed.xml"
-    added = await h.callback(await h.slash("articles feeds add", [opt("url", url)], user=h.admin))
-    listed = await h.callback(await h.slash("articles feeds list", user=h.admin))
+async def test_feeds_belong_to_the_core_and_work_without_the_poller(tmp_path, embedder, site):
+    url = site.put("/feed.xml", rss("Harbour Wire", []), "application/rss+xml")
+    async with running_bot(loopback_kb(shared_kb(embedder)), tmp_path) as h:
+        await h.bot.remove_cog("Feeds")  # no background polling: following still works
+        payload = await h.slash("articles feeds add", [opt("url", url)], user=h.admin)
+        added = await h.followup(payload)
+        listed = await h.callback(await h.slash("articles feeds list", user=h.admin))
+        followed = [f.url for f in h.kb.feeds.list(str(h.guild.id))]
+        h.kb.feeds.remove(url, str(h.guild.id))
 
-    assert added.content.startswith(f"Following <{url}>") and added.flags & EPHEMERAL
+    assert added.content.startswith(f"Following “Harbour Wire” (0 items) at <{url}>") and added.flags & EPHEMERAL
     assert url in listed.embeds[0]["description"]
-    assert [f.url for f in h.kb.feeds.list(str(h.guild.id))] == [url]  # the same registry the CLI uses
-    h.kb.feeds.remove(url, str(h.guild.id))
+    assert followed == [url]  # the same registry the CLI uses
+
+
+@pytest.mark.parametrize("path, body, reason", [
+    ("/page.html", "<html><body><p>A web page.</p></body></html>", "not an RSS or Atom feed"),
+    ("/gone.xml", None, "404"),
+])
+async def test_a_feed_that_cannot_be_read_is_refused_when_added_and_not_followed(tmp_path, embedder, site, path, body, reason):
+    url = site.put(path, body, "text/html") if body else site.url(path)
+    async with running_bot(loopback_kb(shared_kb(embedder)), tmp_path) as h:
+        payload = await h.slash("articles feeds add", [opt("url", url)], user=h.admin)
+        said = await h.followup(payload)
+        followed = h.kb.feeds.list(str(h.guild.id))
+
+    assert said.flags & EPHEMERAL and reason in said.content and "Following" not in said.content
+    assert followed == []
+
+
+async def test_a_loopback_feed_is_refused_by_the_fetch_policy_when_added(h, site):
+    url = site.put("/feed.xml", rss("Local", []), "application/rss+xml")
+    payload = await h.slash("articles feeds add", [opt("url", url)], user=h.admin)
+    said = await h.followup(payload)
+
+    assert "Following" not in said.content and said.flags & EPHEMERAL
+    assert h.kb.feeds.list(str(h.guild.id)) == []
 
 
 async def test_commands_are_synced_with_admin_default_permissions(h):

@@ -110,8 +110,13 @@ def test_feeds_and_addresses_from_the_command_line(run, tmp_path):
         assert loaded.returncode == 0 and _summary(loaded.stdout)["loaded"] == 1, loaded.stderr
         feed_url = site.put("/rss", rss("Politics Wire", [(story.headline, link, "2005-01-09")]), "application/rss+xml")
         allow = {"FETCH_ALLOW_HOSTS": "127.0.0.1"}
-        added = run("feeds", "add", feed_url)
-        assert added.returncode == 0 and "Following" in added.stdout, added.stderr
+        refused = run("feeds", "add", feed_url)  # 127.0.0.1 is fetched only when FETCH_ALLOW_HOSTS says so
+        assert refused.returncode == 1 and refused.stderr.startswith("error: ") and json.loads(run("feeds", "list", "--json").stdout) == []
+        not_a_feed = run("feeds", "add", link, **allow)
+        assert not_a_feed.returncode == 1 and "not an RSS or Atom feed" in not_a_feed.stderr
+        added = run("feeds", "add", feed_url, **allow)
+        assert added.returncode == 0, added.stderr
+        assert added.stdout.startswith(f"Following “Politics Wire” (1 item) at {feed_url} (id ")
         [feed] = json.loads(run("feeds", "list", "--json").stdout)
         assert feed["url"] == feed_url and feed["last_polled"] == 0
         polled = run("feeds", "poll", **allow)
