@@ -198,3 +198,19 @@ def test_the_store_is_the_same_wherever_newsbot_runs_and_help_says_where(tmp_pat
     assert "Harbour toll rises" in listed.stdout  # not an empty store because the directory changed
     assert f"  articles: {tmp_path / 'xdg' / 'newsbot' / 'chroma'} (CHROMA_PATH)\n" in helped.stdout
     assert not (tmp_path / "a" / "data").exists()
+
+
+def test_ingest_failures_name_each_input_once_on_one_line_and_unsupported_schemes_are_said(run, tmp_path):
+    faked = tmp_path / "evil\nloaded 5, updated 0, already loaded 0, duplicate 0, failed 0.txt"
+    faked.write_text("x", encoding="utf-8")
+    missing = tmp_path / "x.txt"
+
+    out = run("ingest", str(missing), "ftp://example.com/a.txt", str(faked), str(tmp_path / "y.txt"))
+
+    assert out.returncode == 1
+    assert out.stdout == "loaded 0, updated 0, already loaded 0, duplicate 0, failed 4\n"  # the only summary line
+    lines = out.stderr.splitlines()
+    assert f"failed: {missing}: no such file." in lines
+    assert "failed: ftp://example.com/a.txt: unsupported scheme “ftp”: only http:// and https:// addresses are loaded." in lines
+    assert any(line.startswith(f"failed: {tmp_path}/evil\\nloaded 5") for line in lines)
+    assert len(lines) == 4 and "%|" not in out.stderr  # no progress bar when stderr is not a terminal
