@@ -161,9 +161,14 @@ class PasteModal(discord.ui.Modal, title="Add an article"):
     published = discord.ui.TextInput(label="Published (YYYY-MM-DD)", custom_id="published", required=False, min_length=10, max_length=10, placeholder="2025-01-31")
     body = discord.ui.TextInput(label="Article text", custom_id="text", style=discord.TextStyle.paragraph, max_length=4000)
 
-    def __init__(self, on_submit: Callable[[discord.Interaction, dict[str, str]], Awaitable[None]]):
+    def __init__(self, on_submit: Callable[[discord.Interaction, dict[str, str]], Awaitable[None]], *,
+                 defaults: dict[str, str] | None = None):
         super().__init__(timeout=VIEW_TIMEOUT)
         self._on_submit = on_submit
+        for key, field in (("title", self.headline), ("source", self.outlet), ("published", self.published), ("text", self.body)):
+            value = (defaults or {}).get(key, "").strip()
+            if value:
+                field.default = value[: field.max_length]
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         values = {"title": self.headline.value, "source": self.outlet.value, "published": self.published.value, "text": self.body.value}

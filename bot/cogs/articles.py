@@ -31,6 +31,7 @@ from ._article_ui import (
     ConfirmView,
     Paginator,
     PasteModal,
+    added_embed,
     article_embed,
     list_pages,
     preview_embed,
@@ -60,25 +61,42 @@ class Articles(commands.Cog):
 
     @articles.command(name="add")
     @app_commands.describe(url="A link to the article's page.", file="The article as a file (.txt, .md, .html or .pdf).",
-                           text="The article's text, headline on the first line (or give no option for a form).")
+                           text="The article's text (Discord keeps it on one line: give its title too, or a form opens).",
+                           title="The headline, for `text`.", outlet="The outlet, for `text`, e.g. Reuters.",
+                           published="The publication date, for `text` (YYYY-MM-DD).")
     @article_admin()
     async def add(self, interaction: discord.Interaction, url: str | None = None, file: discord.Attachment | None = None,
-                  text: str | None = None) -> None:
+                  text: str | None = None, title: str | None = None, outlet: str | None = None,
+                  published: str | None = None) -> None:
         """Add an article to this server from a link, a file or pasted text; shows a preview first."""
         given = [x for x in (url, file, text) if x]
         if len(given) > 1:
             raise InputError("Give only one of `url`, `file` or `text`.")
+        if (title or outlet or published) and not text:
+            raise InputError("`title`, `outlet` and `published` go with `text`; a link or a file carries its own.")
+        scope = str(interaction.guild_id)
+        meta = {"title": title or "", "source": outlet or "", "published": published or ""}
         if not given:
             await interaction.response.send_modal(PasteModal(self._submit_form))
             return
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        scope = str(interaction.guild_id)
-        if url:
-            article = await _loading.from_url(self.kb, url, scope=scope)
-        elif file:
-            article = await _loading.from_attachment(self.kb, file, scope=scope)
+        if text:
+            try:
+                article = await _loading.from_text(self.kb, text, scope=scope, **meta)
+            except InputError:
+                if title:
+                    raise
+                # Discord's option box has no line breaks, so a paste rarely shows its headline:
+                # open the form with the text in it rather than refuse it
+                await interaction.response.send_modal(PasteModal(self._submit_form, defaults={**meta, "text": text}))
+                return
+            await interaction.response.defer(ephemeral=True, thinking=True)
         else:
-            article = await _loading.from_text(self.kb, text or "", scope=scope)
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            if url:
+                article = await _loading.from_url(self.kb, url, scope=scope)
+            else:
+                assert file is not None
+                article = await _loading.from_attachment(self.kb, file, scope=scope)
         await self._preview(interaction, article)
 
     async def _submit_form(self, interaction: discord.Interaction, values: dict[str, str]) -> None:
@@ -89,10 +107,10 @@ class Articles(commands.Cog):
     async def _preview(self, interaction: discord.Interaction, article: Article) -> None:
         plan = await asyncio.to_thread(self.kb.plan, article)  # ingest's own decision, nothing written
 
-        async def store() -> str:
+        async def store() -> tuple[str, discord.Embed]:
             result = await asyncio.to_thread(self.kb.ingest, article)
             log.info("%s article %s in guild %s by user %s", result.status, result.article.id, interaction.guild_id, interaction.user.id)
-            return _loading.done_text(result, article)
+            return _loading.done_text(result, article), added_embed(result.article)  # the preview becomes the result
 
         view = ConfirmView(interaction.user.id, store, confirm_label="Add it", cancelled="Cancelled: nothing was stored.")
         view.message = await interaction.followup.send(embed=preview_embed(article, _loading.preview_text(plan)), view=view, ephemeral=True,

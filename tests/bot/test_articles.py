@@ -302,3 +302,33 @@ async def test_commands_are_synced_with_admin_default_permissions(h):
     assert {o["name"] for o in articles["options"]} == {"add", "list", "show", "remove", "feedback", "feeds"}
     assert synced["ask"]["description"].startswith("Ask a question about the loaded news articles")
 
+
+
+async def test_text_without_a_headline_opens_the_form_with_the_text_in_it(h):
+    pasted = "The council approved 12 new cycle lanes on Tuesday, and work starts in May."
+    form = await h.callback(await h.slash("articles add", [opt("text", pasted), opt("outlet", "Reuters")], user=h.admin))
+
+    assert form.callback_type == 9  # the form, not a refusal
+    values = {row["components"][0]["custom_id"]: row["components"][0].get("value") for row in form.components}
+    assert values["text"] == pasted and values["source"] == "Reuters"
+    assert "pasted" not in str(form.json)
+
+
+async def test_text_with_title_options_previews_then_the_preview_becomes_the_result(h):
+    payload = await h.slash("articles add", [opt("text", "The council approved 12 new cycle lanes on Tuesday."),
+                                             opt("title", "Council approves cycle lanes"), opt("outlet", "Reuters"),
+                                             opt("published", "2025-03-01")], user=h.admin)
+    await h.callback(payload)
+    preview = await h.followup(payload)
+    mark = h.mark
+    click = await h.click(custom_ids(preview)[0], int(preview.response["id"]))
+    await h.callback(click)
+    done = await edited(h, click, mark)
+
+    assert preview.embeds[0]["title"] == "Preview: Council approves cycle lanes"
+    assert {"name": "Outlet", "value": "Reuters", "inline": True} in preview.embeds[0]["fields"]
+    assert preview.embeds[0]["description"] == "The council approved 12 new cycle lanes on Tuesday."
+    [embed] = done.json["embeds"]
+    assert embed["title"] == "Added: Council approves cycle lanes" and embed["footer"]["text"].startswith("Stored · id: ")
+    assert "Nothing is stored" not in str(done.json) and not any(f["name"] == "Status" for f in embed["fields"])
+    assert [a.title for a in own_articles(h)] == ["Council approves cycle lanes"]
