@@ -149,10 +149,10 @@ class Articles(commands.Cog):
         async def delete() -> str:
             gone = await asyncio.to_thread(self.kb.remove, found.id)
             log.info("removed article %s from guild %s by user %s", gone.id, interaction.guild_id, interaction.user.id)
-            return f"Removed “{shorten(gone.title, 200)}”."
+            return f"Removed “{plain(shorten(gone.title, 200))}”."
 
         view = ConfirmView(interaction.user.id, delete, confirm_label="Remove it", cancelled="Cancelled: nothing was removed.")
-        await interaction.response.send_message(f"Remove “{shorten(found.title, 200)}” from this server?", embed=article_embed(found, opening_chars=300),
+        await interaction.response.send_message(f"Remove “{plain(shorten(found.title, 200))}” from this server?", embed=article_embed(found, opening_chars=300),
                                                 view=view, ephemeral=True, allowed_mentions=NO_MENTIONS)
         view.message = await interaction.original_response()
 
@@ -195,7 +195,7 @@ class Articles(commands.Cog):
         """Show the latest 👍/👎 people gave the bot's answers in this server."""
         up, down = await self.bot.feedback.totals(interaction.guild_id)
         votes = await self.bot.feedback.recent_votes(interaction.guild_id, limit=15)
-        lines = [f"{'👍' if v.vote > 0 else '👎'} <t:{int(v.created)}:R> <@{v.user_id}>: {shorten(v.question, 150)}" for v in votes]
+        lines = [f"{'👍' if v.vote > 0 else '👎'} <t:{int(v.created)}:R> <@{v.user_id}>: {plain(shorten(v.question, 150))}" for v in votes]
         embed = discord.Embed(title=f"Feedback: {up} 👍, {down} 👎", colour=discord.Colour.blurple(),
                               description=shorten("\n".join(lines), DESCRIPTION) if lines else "No feedback yet.")
         embed.set_footer(text=f"as of {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
@@ -220,7 +220,7 @@ class Articles(commands.Cog):
     async def feeds_list(self, interaction: discord.Interaction) -> None:
         """List the feeds this server follows, with when each was last read."""
         followed = await asyncio.to_thread(self.kb.feeds.list, str(interaction.guild_id))
-        lines = [f"**{shorten(f.title or f.url, 120)}** · `{f.id}`\n<{f.url}> · "
+        lines = [f"**{plain(shorten(f.title or f.url, 120))}** · `{f.id}`\n<{f.url}> · "
                  + (f"read <t:{int(f.last_polled)}:R>" if f.last_polled else "not read yet")
                  + (f" · failing: {shorten(f.last_error, 120)}" if f.failures else "") for f in followed]
         embed = discord.Embed(title="Followed feeds", colour=discord.Colour.blurple(),
