@@ -26,7 +26,7 @@ from .chunking import chunk_article, chunk_members
 from .dedup import as_revision, find_duplicate
 from .embeddings import Embedder, MiniLMOnnx, OpenAIEmbedder, pool_chunks
 from .errors import InputError, KnowledgeError, LimitError, ModelFailure
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, default_path
 from .llm import LLMAnswerer, LLMConfig
 from .loading import load_file
 from .models import GLOBAL_SCOPE, Answer, Article
@@ -65,6 +65,7 @@ class CoreConfig:
     max_articles_per_scope: int = 1000
     fetch: FetchPolicy = field(default_factory=FetchPolicy)  # for every web address and upload
     max_feeds_per_scope: int = 20
+    lexical_path: str = ""  # folder of the lexical index; "" = inside the embedded store, or data/lexical/
 
 
 class IngestStatus(str, Enum):
@@ -97,7 +98,7 @@ class KnowledgeBase:
             else:
                 store = ArticleStore.open_local(config.chroma_path, self.embedder.name)
         self.store = store
-        self.lexical = LexicalIndex(store)
+        self.lexical = LexicalIndex(store, default_path(store, config.lexical_path))
         self.retriever = Retriever(store, self.embedder, self.lexical)
         self.llm = LLMAnswerer(config.llm) if config.llm else None
         self._feeds: FeedRegistry | None = None
@@ -272,8 +273,9 @@ class KnowledgeBase:
         qvec = self.embedder.embed_query(question)
         passages = self.retriever.search(question, self.config.top_k, flt, mode=mode or self.config.retrieval, vector=qvec)
         vectors = self.store.sentence_vectors([p.chunk for p in passages], [p.article.version for p in passages], len(qvec))
-        idf = idf_from(self.lexical.df, max(1, len(self.lexical.chunks)))
-        supports = score_sentences(question, passages, idf, analyse(question), qvec=qvec, sentence_vectors=vectors)
+        need = analyse(question)
+        idf = idf_from(self.lexical.document_frequencies(need.terms), max(1, self.lexical.size()))
+        supports = score_sentences(question, passages, idf, need, qvec=qvec, sentence_vectors=vectors)
         return rerank_for_recency(question, Retrieved(passages, supports))
 
     async def ask(self, question: str, flt: SearchFilter | None = None, *, history: Sequence[tuple[str, str]] = (),
