@@ -29,6 +29,7 @@ T = TypeVar("T")
 N = TypeVar("N", int, float)
 
 
+
 class SettingsError(KnowledgeError):
     """One or more settings are invalid; `reason` lists each with what is expected. One of the
     core's errors with a reason, so every handler words it the same way; the CLI exits 2."""
@@ -106,8 +107,9 @@ class Settings:
     discord_admin_user_ids: tuple[int, ...] = setting(_IDS, ())
     discord_sharded: bool = setting(_BOOL, False)
     discord_message_content: bool = setting(_BOOL, True)
-    feedback_db: str = setting(_TEXT, "data/feedback.sqlite3")
-    chroma_path: str = setting(_TEXT, "data/chroma")
+    feedback_db: str = setting(_TEXT, "")  # "": the per-user data folder (bot/paths.py)
+    feedback_retention_days: int = setting(_int(0, 36_500), 180)
+    chroma_path: str = setting(_TEXT, "")  # "": the per-user data folder (bot/paths.py)
     chroma_host: str = setting(_TEXT, "")
     chroma_port: int = setting(_int(1, 65535), 8000)
     chroma_ssl: bool = setting(_BOOL, False)
@@ -133,9 +135,19 @@ class Settings:
     fetch_max_bytes: int = setting(_int(10_000, 100_000_000), 5_000_000)
     feed_poll_minutes: int = setting(_int(5, 1440), 30)
     max_feeds_per_server: int = setting(_int(1, 1000), 20)
-    ask_cooldown_seconds: float = setting(_float(0, 3600), 5.0)
+    ask_cooldown_seconds: float = setting(_float(0, 3600), 10.0)
+    ask_burst: int = setting(_int(1, 50), 3)
     max_questions_in_flight: int = setting(_int(1, 256), 8)
     log_level: str = setting(_choice("debug", "info", "warning", "error"), "info")
+
+    def __post_init__(self) -> None:
+        # Paths left unset live in the per-user data folder, worked out when the settings are made.
+        from .paths import default_chroma_path, default_feedback_db
+
+        if not self.chroma_path:
+            object.__setattr__(self, "chroma_path", default_chroma_path())
+        if not self.feedback_db:
+            object.__setattr__(self, "feedback_db", default_feedback_db())
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, dotenv_path: str | Path | None = ".env") -> Settings:

@@ -289,31 +289,34 @@ class KnowledgeBase:
         return rerank_for_recency(question, Retrieved(passages, supports))
 
     async def ask(self, question: str, flt: SearchFilter | None = None, *, history: Sequence[tuple[str, str]] = (),
-                  executor: Executor | None = None) -> Answer:
+                  executor: Executor | None = None, use_model: bool = True) -> Answer:
         """The answer to a question from the articles `flt` admits (all shipped ones by default):
         the one answer path. Retrieval runs on `executor` when given (the Discord layer's own
         pool), else in a worker thread. Raises `InputError` for an unusable question; never
         raises for model trouble (the answer then quotes the articles and says why in `note`).
-        The answer's `passages` are what it was written from, in the order used."""
+        The answer's `passages` are what it was written from, in the order used. `use_model`
+        False: quotes only even where a model is configured (a server's choice)."""
         question = self.check_question(question)
         if executor is None:
             retrieved = await asyncio.to_thread(self.retrieve, question, flt)
         else:
             retrieved = await asyncio.get_running_loop().run_in_executor(executor, self.retrieve, question, flt)
-        return await self.answer(question, retrieved, history=history)
+        return await self.answer(question, retrieved, history=history, use_model=use_model)
 
-    async def answer(self, question: str, retrieved: Retrieved, *, history: Sequence[tuple[str, str]] = ()) -> Answer:
+    async def answer(self, question: str, retrieved: Retrieved, *, history: Sequence[tuple[str, str]] = (),
+                     use_model: bool = True) -> Answer:
         """The answer written from what was retrieved (the last step of `ask`)."""
         cfg = self.config
         if not retrieved.passages:
             return refusal([])
-        if self.llm is not None:
+        if self.llm is not None and use_model:
             try:
                 return await self.llm.answer(
                     question, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars, history=history,
                 )
             except ModelFailure as exc:
-                log.warning("falling back to the extractive answer: %s", exc.reason)
+                # info, not warning: the answer's note already tells the reader (the CLI printed it twice)
+                log.info("falling back to the extractive answer: %s", exc.reason)
                 return extractive_answer(
                     retrieved.supports, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars,
                     note=f"{exc.reason} This answer is quoted straight from the articles instead.",

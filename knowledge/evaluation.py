@@ -83,10 +83,30 @@ def load_questions(path: str | Path) -> list[dict[str, object]]:
             q = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}, line {n}: not valid JSON.") from exc
-        if not isinstance(q, dict) or not isinstance(q.get("question"), str):
+        if not isinstance(q, dict) or not isinstance(q.get("question"), str) or not q["question"].strip():
             raise InputError(f"{path}, line {n}: each line needs a \"question\".")
+        if problem := _field_problem(q):
+            raise InputError(f"{path}, line {n}: {problem}")
         out.append(q)
     return out
+
+
+# the fields `evaluate` reads, with the JSON types they must have; others are ignored
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {"answerable": (bool,), "id": (str, int), "article": (str,), "answer": (str,)}
+_JSON_NAMES = {bool: "true or false", str: "a string", int: "a number"}
+
+
+def _field_problem(q: dict[str, object]) -> str:
+    """Why a question line's fields cannot be used as they are ("" if they can): "answerable":
+    "false" (a string) would otherwise count as answerable."""
+    for name, types in _FIELD_TYPES.items():
+        if name not in q or q[name] is None:
+            continue
+        value = q[name]
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            expected = " or ".join(_JSON_NAMES[t] for t in types)
+            return f"\"{name}\" must be {expected}, not {json.dumps(value)[:40]}."
+    return ""
 
 
 def matches(article: Article, ref: str) -> bool:

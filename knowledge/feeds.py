@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import FetchFailed, InputError, KnowledgeError, LimitError, NotFoundError
 from .models import GLOBAL_SCOPE
+from .sources import FetchPolicy
 from .store import ArticleStore, Record
 from .web import fetch_page
 
@@ -133,6 +134,35 @@ def parse_feed(body: bytes, *, base_url: str, content_type: str = "") -> tuple[s
     return parsed.feed.get("title", "") or "", items
 
 
+@dataclass(frozen=True)
+class FeedCheck:
+    """What one fetch of a feed address found, before it is followed."""
+
+    url: str  # the address after redirects
+    title: str
+    items: int  # items with an http(s) link
+
+
+def check_feed(url: str, policy: FetchPolicy) -> FeedCheck:
+    """Fetch the feed at `url` once, under the same fetch policy as polling (no private
+    addresses unless allowed, size and time limits), and parse it. Raises InputError for an
+    address that is not http(s), FetchFailed (with a reason for people) for one that cannot be
+    fetched or is not a feed; so a feed that could never be read is refused when it is added,
+    not found failing later in the feed list."""
+    url = _feed_address(url)
+    page = fetch_page(url, accept=FEED_TYPES, allow_hosts=policy.allow_hosts, timeout=policy.timeout,
+                      max_bytes=policy.max_bytes)
+    title, items = parse_feed(page.body, base_url=page.final_url, content_type=page.content_type)
+    return FeedCheck(page.final_url, " ".join(title.split())[:300], len(items))
+
+
+def _feed_address(url: str) -> str:
+    url = url.strip()
+    if not url.startswith(("http://", "https://")) or len(url) > 2000:
+        raise InputError("A feed address starts with http:// or https://.")
+    return url
+
+
 class FeedRegistry:
     """The feeds followed in one article store; thread-safe."""
 
@@ -143,19 +173,30 @@ class FeedRegistry:
 
     # -- the subscriptions -----------------------------------------------------------------
 
-    def add(self, url: str, scope: str = GLOBAL_SCOPE, *, now: float | None = None) -> Feed:
-        """Follow the feed at `url` in `scope`; it is due at once. InputError if it is not an
-        http(s) address or is followed already, LimitError past `max_per_scope`."""
-        url = url.strip()
-        if not url.startswith(("http://", "https://")) or len(url) > 2000:
-            raise InputError("A feed address starts with http:// or https://.")
+    def follow(self, url: str, scope: str = GLOBAL_SCOPE, *, policy: FetchPolicy) -> tuple[Feed, FeedCheck]:
+        """Check the address (followed already? too many feeds?), fetch and parse the feed once
+        under `policy` (`check_feed`), and only then follow it, with the title it gave. Raises
+        before anything is stored; what the CLI's and Discord's `feeds add` call."""
+        url = _feed_address(url)
+        self._refuse_to_add(url, scope)
+        found = check_feed(url, policy)
+        return self.add(url, scope, title=found.title), found
+
+    def _refuse_to_add(self, url: str, scope: str) -> None:
+        followed = self.list(scope)
+        if any(f.url == url for f in followed):
+            raise InputError(f"That feed is followed already (id {feed_id(url, scope)}).")
+        if scope != GLOBAL_SCOPE and len(followed) >= self.max_per_scope:
+            raise LimitError(f"This server already follows {len(followed)} feeds, the most allowed (MAX_FEEDS_PER_SERVER). Remove one first.")
+
+    def add(self, url: str, scope: str = GLOBAL_SCOPE, *, now: float | None = None, title: str = "") -> Feed:
+        """Follow the feed at `url` in `scope` without fetching it (`follow` checks it first);
+        it is due at once. InputError if it is not an http(s) address or is followed already,
+        LimitError past `max_per_scope`."""
+        url = _feed_address(url)
         with self._lock:
-            followed = self.list(scope)
-            if any(f.url == url for f in followed):
-                raise InputError(f"That feed is followed already (id {feed_id(url, scope)}).")
-            if scope != GLOBAL_SCOPE and len(followed) >= self.max_per_scope:
-                raise LimitError(f"This server already follows {len(followed)} feeds, the most allowed (MAX_FEEDS_PER_SERVER). Remove one first.")
-            feed = Feed(id=feed_id(url, scope), url=url, scope=scope, added=time.time() if now is None else now)
+            self._refuse_to_add(url, scope)
+            feed = Feed(id=feed_id(url, scope), url=url, scope=scope, title=title, added=time.time() if now is None else now)
             self._write(feed)
             return feed
 

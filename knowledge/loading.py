@@ -169,7 +169,8 @@ def parse_plain(text: str, *, origin: str, scope: str, **overrides: object) -> A
             body = rest
     elif not title and rest and len(first) <= 200:
         title, body = first, rest
-    fields: dict[str, object] = {"source": clean.source, "published": clean.published, "editor": clean.editor}
+    fields: dict[str, object] = {"source": clean.source, "published": clean.published, "editor": clean.editor,
+              "author": clean.author, "updated": clean.updated}
     fields.update({k: v for k, v in overrides.items() if v})
     title = str(overrides.get("title") or title)
     if not title:

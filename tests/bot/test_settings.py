@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.paths import default_chroma_path
 from bot.settings import Settings, SettingsError
 from knowledge import KnowledgeError
 
@@ -15,7 +16,16 @@ def test_defaults_are_offline_and_extractive():
     s = Settings.load(environ={}, dotenv_path=None)
     assert not s.llm_enabled and s.chroma_host == "" and s.embedding_backend == "local"
     core = s.core()
-    assert core.llm is None and core.chroma_path == "data/chroma"
+    assert core.llm is None and core.chroma_path == default_chroma_path()
+
+
+def test_stores_default_to_the_per_user_data_folder_not_the_current_directory(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+    s = Settings.load(environ={}, dotenv_path=None)
+    assert s.chroma_path == str(tmp_path / "xdg" / "newsbot" / "chroma")
+    assert s.feedback_db == str(tmp_path / "xdg" / "newsbot" / "feedback.sqlite3")
+    assert (s.feedback_retention_days, s.ask_burst, s.ask_cooldown_seconds) == (180, 3, 10.0)
 
 
 def test_dotenv_is_read_and_the_environment_wins(tmp_path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge import FetchPolicy, InputError, LimitError, NotFoundError
-from knowledge.feeds import DEFAULT_INTERVAL, MAX_ITEM_ATTEMPTS, FeedRegistry, backoff
+from knowledge import FetchFailed, FetchPolicy, InputError, LimitError, NotFoundError
+from knowledge.feeds import DEFAULT_INTERVAL, MAX_ITEM_ATTEMPTS, FeedRegistry, backoff, check_feed
 from knowledge.store import ArticleStore
 from tests.loopback_site import LOOPBACK, rss
 from tests.newspages import bbc_available, build_page, load_story
@@ -166,3 +166,24 @@ def test_seen_links_are_forgotten_by_age_once_the_feed_stops_listing_them():
     now = T0 + 10 * SEEN_TTL
     seen = {"https://x.example/listed": now, "https://x.example/recent": now - SEEN_TTL / 2, "https://x.example/gone": now - SEEN_TTL - 1}
     assert set(forget_old(seen, now)) == {"https://x.example/listed", "https://x.example/recent"}
+
+
+def test_checking_a_feed_fetches_it_once_and_reports_its_title_and_items(site):
+    url = site.put("/check.xml", rss("Harbour  Wire", [("A", "http://x.example/a", "2025-01-02"),
+                                                       ("B", "http://x.example/b", "2025-01-01")]), "application/rss+xml")
+    found = check_feed(url, FetchPolicy(allow_hosts=LOOPBACK, timeout=10))
+    assert (found.title, found.items) == ("Harbour Wire", 2) and len(site.hits("/check.xml")) == 1
+
+
+@pytest.mark.parametrize("address, allow, needle", [
+    ("ftp://files.example/feed.xml", LOOPBACK, "http:// or https://"),
+    ("SITE/private.xml", frozenset(), "not port"),  # the fetch policy: no odd ports or loopback unless allowed
+    ("SITE/page.html", LOOPBACK, "not an RSS or Atom feed"),
+])
+def test_a_feed_that_could_never_be_read_is_refused_when_checked(site, address, allow, needle):
+    site.put("/private.xml", rss("P", []), "application/rss+xml")
+    site.put("/page.html", "<html><body><p>Just a page.</p></body></html>")
+    address = address.replace("SITE", site.base)
+    with pytest.raises((InputError, FetchFailed)) as err:
+        check_feed(address, FetchPolicy(allow_hosts=allow, timeout=10))
+    assert needle in err.value.reason
