@@ -22,9 +22,10 @@ from .lexical import LexicalIndex
 from .llm import LLMAnswerer, LLMConfig, ModelFailure
 from .loading import SUPPORTED_SUFFIXES, load_file
 from .models import GLOBAL_SCOPE, Answer, Article, Passage
+from .question import Question, analyse
 from .retrieval import Retriever, SearchFilter
 from .store import ArticleStore, with_outlet
-from .support import Support, analyse, idf_from, score_sentences
+from .support import Support, idf_from, score_sentences
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ class IngestResult:
 class Retrieved:
     passages: list[Passage]
     supports: list[Support] = field(default_factory=list)
+    question: Question | None = None  # the question taken apart (knowledge/question.py)
+    # a question asking several things: each part with its own supports (empty for one ask)
+    parts: list[tuple[Question, list[Support]]] = field(default_factory=list)
 
 
 class KnowledgeBase:
@@ -202,8 +206,15 @@ class KnowledgeBase:
         passages = self.retriever.search(question, self.config.top_k, flt, mode=mode or self.config.retrieval, vector=qvec)
         vectors = self.store.sentence_vectors([p.chunk for p in passages], [p.article.version for p in passages], len(qvec))
         idf = idf_from(self.lexical.df, max(1, len(self.lexical.chunks)))
-        supports = score_sentences(question, passages, idf, analyse(question), qvec=qvec, sentence_vectors=vectors)
-        return Retrieved(passages, supports)
+        q = analyse(question)
+        supports = score_sentences(q, passages, idf, qvec=qvec, sentence_vectors=vectors)
+        parts: list[tuple[Question, list[Support]]] = []
+        if len(q.parts) > 1:
+            for text in q.parts:
+                pq = analyse(text)
+                pvec = self.embedder.embed_query(text)
+                parts.append((pq, score_sentences(pq, passages, idf, qvec=pvec, sentence_vectors=vectors)))
+        return Retrieved(passages, supports, q, parts)
 
     async def ask(self, question: str, flt: SearchFilter | None = None, *, history: Sequence[tuple[str, str]] = ()) -> Answer:
         """Answer a question from the visible articles; never raises for model trouble."""
@@ -224,5 +235,7 @@ class KnowledgeBase:
                 return extractive_answer(
                     retrieved.supports, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars,
                     note=f"{exc.note} This answer is quoted straight from the articles instead.",
+                    question=retrieved.question, parts=retrieved.parts,
                 )
-        return extractive_answer(retrieved.supports, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars)
+        return extractive_answer(retrieved.supports, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars,
+                                 question=retrieved.question, parts=retrieved.parts)
