@@ -71,7 +71,9 @@ def render_answer(answer: Answer) -> str:
         for n, c in enumerate(answer.citations, start=1):
             meta = ", ".join(x for x in (c.source, c.published) if x)
             lines.append(f"[{n}] {c.title}" + (f" — {meta}" if meta else "") + ("" if c.verified else " (unverified)"))
-            if not (answer.mode == "extractive" and f"“{c.quote}" in answer.text):  # shown once
+            if c.metadata:  # a fact from the article's byline or dateline, not a body quote
+                lines.append(f"    from the article's {'byline' if c.metadata in ('author', 'editor') else 'dateline'}: {c.quote}")
+            elif not (answer.mode == "extractive" and f"“{c.quote}" in answer.text):  # shown once
                 lines.append(f"    “{c.quote}”")
             if c.url:
                 lines.append(f"    {c.url}")
@@ -200,7 +202,7 @@ def eval_(app: App, questions: str, as_json: bool, show_misses: bool) -> None:
     labels = {
         "questions": "questions", "hit@1": "retrieval hit@1", "hit@5": "retrieval hit@5", "mrr@10": "retrieval MRR@10",
         "answer_accuracy": "answer contains the expected text", "quote_verification": "quotes verbatim in the stored text",
-        "refusal_accuracy": "unanswerable questions refused", "wrongful_refusals": "answerable questions refused",
+        "context_recall": "expected text in the passages retrieved", "refusal_accuracy": "unanswerable questions refused", "wrongful_refusals": "answerable questions refused",
         "latency_ms_p50": "latency p50 (ms)", "latency_ms_p95": "latency p95 (ms)",
     }
     summary = report.summary()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import discord
 
-from knowledge import Answer, Article, Citation
+from knowledge import Answer, Article, Citation, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ EMBED_TOTAL = 6000
 COLOUR_ANSWER = discord.Colour.green()
 COLOUR_FALLBACK = discord.Colour.gold()
 COLOUR_NOT_FOUND = discord.Colour.light_grey()
+COLOUR_NOT_STATED = discord.Colour.orange()
+NOT_STATED_FOOTER = "Not stated in the loaded articles: the passages shown are related, not the answer."
 EXCERPT_CONTEXT = 240  # characters of article text shown on each side of a quote
 NOT_FOUND_HINT = "Use `/articles list` to see which articles are loaded."
 
@@ -70,6 +72,8 @@ def source_field(n: int, c: Citation, *, quoted_above: bool = False) -> tuple[st
     tail = f" — {meta}" if meta else ""
     name = f"[{n}] " + shorten(c.title, FIELD_NAME - len(tail) - 5) + tail
     value = "Quoted above." if quoted_above else f"“{c.quote}”"
+    if c.metadata:  # the article's byline or dateline, not a quote of its text
+        value = f"From the article's {'byline' if c.metadata in ('author', 'editor') else 'dateline'}: {c.quote}"
     if not c.verified:
         value = "(not checked against the article) " + value
     if len(value) > FIELD_VALUE:
@@ -88,12 +92,16 @@ class RenderedAnswer:
 
 def answer_embeds(answer: Answer, *, question: str) -> RenderedAnswer:
     """The answer as embeds for one message: text first, then numbered sources with their quotes."""
-    if not answer.answerable:
+    if answer.outcome is Outcome.NOT_STATED:
+        colour, text = COLOUR_NOT_STATED, answer.text
+    elif not answer.answerable:
         colour, text = COLOUR_NOT_FOUND, f"{answer.text}\n\n{NOT_FOUND_HINT}"
     else:
         colour, text = (COLOUR_FALLBACK if answer.note else COLOUR_ANSWER), answer.text
     first = discord.Embed(title=shorten(question, TITLE), description=fit_lines(text, DESCRIPTION), colour=colour)
     footer = [answer.note] if answer.note else []
+    if answer.outcome is Outcome.NOT_STATED:
+        footer.append(NOT_STATED_FOOTER)
     if answer.answerable:
         footer.append("Quoted straight from the articles." if answer.mode == "extractive" else "Written by a language model; quotes checked against the articles.")
     embeds = [first]
@@ -143,7 +151,9 @@ def excerpt(text: str, start: int, end: int, context: int = EXCERPT_CONTEXT) -> 
 def quote_embed(n: int, c: Citation, article: Article | None) -> discord.Embed:
     """One source of an answer with its quote in context, re-checked against the stored article."""
     embed = discord.Embed(title=shorten(f"[{n}] {c.title}", TITLE), url=c.url or None, colour=COLOUR_ANSWER)
-    if article is None:
+    if c.metadata:
+        embed.description = f"From the article's {'byline' if c.metadata in ('author', 'editor') else 'dateline'}: {c.quote}"
+    elif article is None:
         embed.description = f"“{c.quote}”\n\nThis article has been removed since."
     elif article.text[c.start : c.end] != c.quote:
         embed.description = f"“{c.quote}”\n\nThe article has been revised since; this quote no longer stands in it."

@@ -16,12 +16,12 @@ part by part, and the answer says which part the articles do not state.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from .answerability import model
+from .answerability import ANSWER_FEATURES, model
 from .models import Answer, Article, Citation, Mode, Outcome, Passage, Span
 from .question import MetaField, Question, analyse
 from .quotes import trim
@@ -101,18 +101,19 @@ class Verdict:
     confidence: float  # the fitted chance that the question is answerable
 
 
+def answer_vector(p_best: float, p_second: float, feature: Callable[[str], float]) -> np.ndarray:
+    """The answerability model's input (ANSWER_FEATURES): the best sentence's probability, the
+    runner-up's, and the best sentence's own measurements (`feature(name)`)."""
+    own = [feature(name) for name in ANSWER_FEATURES[2:]]
+    return np.array([p_best, p_second, *own], dtype=np.float64)
+
+
 def answer_features(supports: Sequence[Support]) -> np.ndarray | None:
-    """The answerability model's input: the best eligible sentence's measurements (None: none)."""
+    """The answerability model's input for ranked supports (None: no article may answer)."""
     ok = [s for s in supports if not s.missing]
     if not ok:
         return None
-    best = ok[0]
-    second = ok[1].probability if len(ok) > 1 else 0.0
-    f = best.feature
-    return np.array([best.probability, second, f("similarity"), f("coverage"), f("article_coverage"), f("kind_asked"),
-                     f("kind_match"), f("focus_asked"), f("focus_in"), f("novelty"), f("names_near"), f("years_missing")],
-                    dtype=np.float64)  # in the order of ANSWER_FEATURES
-
+    return answer_vector(ok[0].probability, ok[1].probability if len(ok) > 1 else 0.0, ok[0].feature)
 
 
 def decide(q: Question, supports: Sequence[Support], *, max_quotes: int) -> Verdict:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .answering import citation, refusal
+from .answering import citation, not_stated
 from .models import Answer, Citation, Passage, Span
 from .quotes import NormalisedText, locate
 
@@ -24,6 +24,13 @@ log = logging.getLogger(__name__)
 
 PROMPT = (Path(__file__).parent / "prompts" / "answer.md").read_text(encoding="utf-8")
 _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+# A reply whose answer says the passages do not hold it ("The passages do not say …").
+_NOT_IN_PASSAGES = re.compile(
+    r"\b(passages?|articles?|context|sources?|texts?|documents?)\b[^.]{0,60}\b(do|does|did)\s*(not|n't)\s+"
+    r"(say|state|mention|specify|give|include|contain|provide|answer)|\b(not|never)\s+(stated|mentioned|specified|given)\b"
+    r"[^.]{0,40}\b(passages?|articles?|context|sources?)\b|\binsufficient information\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -151,10 +158,12 @@ class LLMAnswerer:
     ) -> Answer:
         """The model's answer with checked quotes; raises ModelFailure when it is unusable."""
         data = parse_reply(await self.complete(question, passages, history))
-        if data.get("answerable") is False:
-            return refusal(passages, mode="llm")
-        cites = check_quotes(data, passages, max_quotes=max_quotes, max_quote_chars=max_quote_chars)
         text = " ".join(str(data.get("answer", "")).split())
+        if data.get("answerable") is False or _NOT_IN_PASSAGES.search(text):
+            from .question import analyse
+
+            return not_stated(passages, (analyse(question).focus_phrase,), (), mode="llm")
+        cites = check_quotes(data, passages, max_quotes=max_quotes, max_quote_chars=max_quote_chars)
         if not cites:
             raise ModelFailure("The model's quotes could not be found in the articles.")
         if not text:

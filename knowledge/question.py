@@ -83,7 +83,10 @@ _ORG_Q = re.compile(
 # Questions about the article itself, answered from its metadata.
 _ARTICLE = r"(article|story|piece|report|item|text|news)"
 _META = {
-    MetaField.EDITOR: re.compile(rf"\bwho (edited|was the editor of|is the editor of)\b|\b(the|its) editor of (the|this) {_ARTICLE}\b|\bwho (was|is) (the|its) editor\b"),
+    MetaField.EDITOR: re.compile(
+        rf"\bwho (edited|was the editor of|is the editor of) (the|this|that) {_ARTICLE}\b|\b(the|its) editor of (the|this) {_ARTICLE}\b|"
+        rf"\bwho (was|is) (the|its) editor\b|^who edited (it|this)\b"
+    ),
     MetaField.AUTHOR: re.compile(
         rf"\bwho (wrote|authored|penned|reported) (the|this) {_ARTICLE}\b|\bwho (is|was) the (author|writer|reporter) of (the|this)\b|"
         rf"\b(author|byline|writer) of (the|this) {_ARTICLE}\b|^who wrote (it|this)\b"
