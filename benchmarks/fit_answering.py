@@ -82,14 +82,56 @@ class Case:
     x: np.ndarray  # candidate sentences × FEATURES
     y: np.ndarray  # 1 where the sentence holds the answer
     gated: np.ndarray  # True where the sentence's article lacks a name or figure of the question
+    maxsim: np.ndarray | None = None  # late interaction per sentence, when measured (--late-interaction)
 
 
-def measure(kb: KnowledgeBase, question: str, flt: SearchFilter | None, label) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+class LateInteraction:
+    """ColBERT-style MaxSim with the ONNX model's own token vectors: each question token's best
+    cosine against the sentence's tokens, averaged. Measured here only (see the module docstring)."""
+
+    def __init__(self, embedder) -> None:
+        self.embedder = embedder
+        self.cache: dict[str, np.ndarray] = {}
+        self.seconds = 0.0
+        self.runs = 0
+
+    def tokens(self, text: str) -> np.ndarray:
+        got = self.cache.get(text)
+        if got is not None:
+            return got
+        e = self.embedder
+        if e._session is None:
+            e._load()
+        started = time.perf_counter()
+        enc = e._tokenizer.encode(text)
+        ids = np.array([enc.ids], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+        if "token_type_ids" in e._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        h = e._session.run(None, feeds)[0][0][1:-1]  # without [CLS] and [SEP]
+        h = h / np.clip(np.linalg.norm(h, axis=1, keepdims=True), 1e-12, None)
+        self.seconds += time.perf_counter() - started
+        self.runs += 1
+        self.cache[text] = h
+        return h
+
+    def maxsim(self, question: str, sentence: str) -> float:
+        q, d = self.tokens(question), self.tokens(sentence)
+        return float((q @ d.T).max(axis=1).mean()) if len(q) and len(d) else 0.0
+
+
+LATE: LateInteraction | None = None
+
+
+def measure(kb: KnowledgeBase, question: str, flt: SearchFilter | None, label) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     r = kb.retrieve(question, flt)
     x = np.array([s.features for s in r.supports], dtype=np.float64).reshape(-1, len(FEATURES))
     y = np.array([1.0 if label(s) else 0.0 for s in r.supports])
     gated = np.array([bool(s.missing) for s in r.supports], dtype=bool)
-    return x, y, gated
+    late = None
+    if LATE is not None:
+        late = np.array([LATE.maxsim(question, s.passage.article.text[s.sentence.start : s.sentence.end]) for s in r.supports])
+    return x, y, gated, late
 
 
 def qset_cases(kb: KnowledgeBase, path: Path, limit: int | None) -> tuple[list[Case], dict]:
@@ -116,8 +158,8 @@ def qset_cases(kb: KnowledgeBase, path: Path, limit: int | None) -> tuple[list[C
             at = text.find(evidence) if evidence else -1
             return at >= 0 and s.sentence.start < at + len(evidence) and at < s.sentence.end
 
-        x, y, gated = measure(kb, q["question"], None, label)
-        cases.append(Case(f"q:{q.get('id')}", "qset", q["question"], answerable, x, y, gated))
+        x, y, gated, late = measure(kb, q["question"], None, label)
+        cases.append(Case(f"q:{q.get('id')}", "qset", q["question"], answerable, x, y, gated, late))
     return cases, {"questions": len(questions[:limit]), "skipped": skipped}
 
 
@@ -139,18 +181,26 @@ def rgb_cases(kb: KnowledgeBase, limit: int | None) -> list[Case]:
                 a = s.passage.article
                 return "-neg-" not in a.scope and has_answer(a.text[s.sentence.start : s.sentence.end], answer)
 
-            x, y, gated = measure(kb, r["query"], SearchFilter(scopes=tuple(scopes)), label)
-            cases.append(Case(f"rgb:{r['id']}", name, r["query"], answerable, x, y, gated))
+            x, y, gated, late = measure(kb, r["query"], SearchFilter(scopes=tuple(scopes)), label)
+            cases.append(Case(f"rgb:{r['id']}", name, r["query"], answerable, x, y, gated, late))
     return cases
 
 
-def columns(drop: tuple[str, ...]) -> tuple[list[int], list[int]]:
-    keep_s = [i for i, f in enumerate(FEATURES) if f not in drop]
+def names_of(late: bool) -> tuple[str, ...]:
+    return (*FEATURES, "maxsim") if late else FEATURES
+
+
+def sentence_x(c: Case, late: bool) -> np.ndarray:
+    return np.hstack([c.x, c.maxsim[:, None]]) if late and c.maxsim is not None else c.x
+
+
+def columns(drop: tuple[str, ...], late: bool = False) -> tuple[list[int], list[int]]:
+    keep_s = [i for i, f in enumerate(names_of(late)) if f not in drop]
     keep_a = [i for i, f in enumerate(ANSWER_FEATURES) if f not in drop]
     return keep_s, keep_a
 
 
-def answer_rows(cases: list[Case], sent_model, keep_s: list[int], gate: bool) -> list[tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+def answer_rows(cases: list[Case], sent_model, keep_s: list[int], gate: bool, late: bool = False) -> list[tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
     """Per case: (answer-model input, sentence probabilities, eligible sentence order), or None."""
     out = []
     for c in cases:
@@ -159,7 +209,7 @@ def answer_rows(cases: list[Case], sent_model, keep_s: list[int], gate: bool) ->
         if len(idx) == 0:
             out.append(None)
             continue
-        p = sent_model.probability(c.x[idx][:, keep_s])
+        p = sent_model.probability(sentence_x(c, late)[idx][:, keep_s])
         order = idx[np.argsort(-p)]
         ps = np.sort(p)[::-1]
         best = c.x[order[0]]
@@ -168,13 +218,13 @@ def answer_rows(cases: list[Case], sent_model, keep_s: list[int], gate: bool) ->
     return out
 
 
-def fit(cases: list[Case], drop: tuple[str, ...] = (), gate: bool = True):
-    keep_s, keep_a = columns(drop)
-    rows = [(c.x[i], c.y[i]) for c in cases for i in range(len(c.y)) if not (gate and c.gated[i])]
+def fit(cases: list[Case], drop: tuple[str, ...] = (), gate: bool = True, late: bool = False):
+    keep_s, keep_a = columns(drop, late)
+    rows = [(sentence_x(c, late)[i], c.y[i]) for c in cases for i in range(len(c.y)) if not (gate and c.gated[i])]
     x = np.array([r[0] for r in rows])[:, keep_s]
     y = np.array([r[1] for r in rows])
-    sent = fit_logistic(x, y, [FEATURES[i] for i in keep_s])
-    ans = answer_rows(cases, sent, keep_s, gate)
+    sent = fit_logistic(x, y, [names_of(late)[i] for i in keep_s])
+    ans = answer_rows(cases, sent, keep_s, gate, late)
     ax = np.array([a[0][keep_a] for a in ans if a is not None])
     # the target: some eligible sentence holds the answer (else refusing is the right call)
     ay = np.array([float(c.answerable and bool(c.y[a[2]].any())) for c, a in zip(cases, ans, strict=True) if a is not None])
@@ -196,10 +246,11 @@ def choose_threshold(conf: np.ndarray, answerable: np.ndarray) -> float:
     return round(best_t, 3)
 
 
-def judge(cases: list[Case], sent, answerable, threshold: float, drop: tuple[str, ...] = (), gate: bool = True) -> list[dict]:
-    keep_s, keep_a = columns(drop)
+def judge(cases: list[Case], sent, answerable, threshold: float, drop: tuple[str, ...] = (), gate: bool = True,
+          late: bool = False) -> list[dict]:
+    keep_s, keep_a = columns(drop, late)
     out = []
-    for c, a in zip(cases, answer_rows(cases, sent, keep_s, gate), strict=True):
+    for c, a in zip(cases, answer_rows(cases, sent, keep_s, gate, late), strict=True):
         if a is None:
             out.append({"source": c.source, "answerable": c.answerable, "answered": False, "correct": False, "reachable": False})
             continue
@@ -228,7 +279,7 @@ def summary(results: list[dict]) -> dict:
             "ceiling (answer among candidates)": share([r["reachable"] for r in pos])}
 
 
-def cross_validate(cases: list[Case], drop: tuple[str, ...] = (), gate: bool = True, folds: int = FOLDS) -> dict:
+def cross_validate(cases: list[Case], drop: tuple[str, ...] = (), gate: bool = True, folds: int = FOLDS, late: bool = False) -> dict:
     groups = sorted({c.group for c in cases})
     random.Random(7).shuffle(groups)
     fold_of = {g: i % folds for i, g in enumerate(groups)}
@@ -238,8 +289,8 @@ def cross_validate(cases: list[Case], drop: tuple[str, ...] = (), gate: bool = T
         test = [c for c in cases if fold_of[c.group] == k]
         if not train or not test:
             continue
-        sent, ans, t = fit(train, drop, gate)
-        results += judge(test, sent, ans, t, drop, gate)
+        sent, ans, t = fit(train, drop, gate, late)
+        results += judge(test, sent, ans, t, drop, gate, late)
     by_source = {s: summary([r for r in results if r["source"] == s]) for s in sorted({r["source"] for r in results})}
     return {"all": summary(results), **by_source}
 
@@ -250,12 +301,15 @@ def main() -> None:
     ap.add_argument("--rgb-store", default=str(ROOT / "data" / "rgb"), help="a store holding RGB's passages (rgb_counterfactual.py builds one)")
     ap.add_argument("--qset", default=str(QSET), help="our labelled questions (JSON Lines)")
     ap.add_argument("--smoke", action="store_true", help="a few questions; writes no weights")
+    ap.add_argument("--late-interaction", action="store_true", help="also measure token-level MaxSim as a signal (slow)")
     args = ap.parse_args()
     started = time.perf_counter()
     limit = 6 if args.smoke else None
     cases: list[Case] = []
     info: dict = {}
     rgb = KnowledgeBase(CoreConfig(chroma_path=args.rgb_store))
+    global LATE
+    LATE = LateInteraction(rgb.embedder) if args.late_interaction else None
     cases += rgb_cases(rgb, limit)
     qset = Path(args.qset)
     if qset.exists():
@@ -273,6 +327,13 @@ def main() -> None:
     ablations = {"all signals": cv["all"], "without the missing-name gate": cross_validate(cases, gate=False, folds=folds)["all"]}
     for name, feats in SIGNALS.items():
         ablations[f"without {name}"] = cross_validate(cases, drop=feats, folds=folds)["all"]
+    late_info = None
+    if LATE is not None:
+        ablations["with late interaction (MaxSim)"] = cross_validate(cases, folds=folds, late=True)["all"]
+        late_info = {"model_runs": LATE.runs, "ms_per_sentence": round(1000 * LATE.seconds / max(1, LATE.runs), 2),
+                     "candidates_per_question": round(sum(len(c.y) for c in cases) / max(1, len(cases)), 1)}
+        print(f"late interaction: {late_info['ms_per_sentence']} ms of model time per sentence, "
+              f"{late_info['candidates_per_question']} candidate sentences a question")
     sent, ans, threshold = fit(cases)
     m = AnsweringModel(sent, ans, threshold, SENTENCE_MIN, EXTRA_QUOTE_RATIO, NOT_STATED_COVERAGE, {
         "fitted_on": {"cases": len(cases), "sources": sorted({c.source for c in cases}), "qset": str(qset.name) if qset.exists() else None,
@@ -291,7 +352,7 @@ def main() -> None:
     print("answerability weights: " + ", ".join(f"{f} {w:+.2f}" for f, w in zip(ans.features, ans.weights, strict=True)))
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "fit_answering_smoke.json" if args.smoke else "fit_answering.json"
-    (RESULTS / name).write_text(json.dumps({"cross_validated": cv, "signals": ablations, "model": m.to_dict()}, indent=1) + "\n")
+    (RESULTS / name).write_text(json.dumps({"cross_validated": cv, "signals": ablations, "late_interaction": late_info, "model": m.to_dict()}, indent=1) + "\n")
     if not args.smoke:
         save(m, WEIGHTS)
         print(f"wrote {WEIGHTS.relative_to(ROOT)}")

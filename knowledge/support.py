@@ -47,6 +47,11 @@ _DATE_WORDS = frozenset(
 _NUMERAL = re.compile(r"^\d[\d,.]*(?:%|m|bn|k|st|nd|rd|th)?$")
 _MONEY = re.compile(r"[£$€¥]\s?\d|\d\s?(?:m|bn|million|billion|trillion|pence|p|cents?|dollars?|pounds?|euros?|yen|won|yuan|rupees?)\b|\b(?:won|yen|dollars?|pounds?|euros?)\b", re.I)
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
+_REPORTED_DAY = re.compile(
+    r"\b(said|says|told|announced|added|stated|reported|warned|confirmed|explained)\b[^.;]{0,80}?\b(on )?"
+    r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today)\b",
+    re.IGNORECASE,
+)
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*|\b[A-Z]{2,}\b")
 
 # Words in the question matched in a neighbouring sentence or the headline count for less.
@@ -105,7 +110,10 @@ def kind_match(q: Question, sentence: str) -> bool:
     if q.kind is AnswerKind.COUNT:
         return any(_is_count(w) and not _YEAR.match(w) and stem(w) not in q.figures for w in ws)
     if q.kind is AnswerKind.DATE:
-        return any((w in _DATE_WORDS or _YEAR.match(w)) and stem(w) not in q.figures for w in ws)
+        # "…, the spokesperson said at a press conference on Tuesday": the day of the telling is
+        # not the date of what is told, so a weekday in a reporting clause does not count
+        told = _REPORTED_DAY.sub(" ", sentence)
+        return any((w in _DATE_WORDS or _YEAR.match(w)) and stem(w) not in q.figures for w in words(told))
     if q.kind in (AnswerKind.PERSON, AnswerKind.PLACE, AnswerKind.ORGANISATION):
         asked = set(q.terms)
         first = sentence.split(" ", 1)[0]
