@@ -37,6 +37,7 @@ class QuestionResult:
     in_context: bool | None  # expected answer text in the passages a model would be sent (answerable questions)
     seconds: float
     answer: str
+    outcome: str = ""  # "answered", "not_stated" or "not_covered"
 
 
 @dataclass
@@ -125,6 +126,6 @@ async def evaluate(kb: KnowledgeBase, questions: list[dict], flt: SearchFilter |
             correct=(expected.lower() in answer.text.lower()) if answerable and expected else None,
             quotes=len(answer.citations), quotes_verified=verified_quotes(kb, answer), seconds=seconds,
             in_context=any(expected.lower() in p.chunk.text.lower() for p in answer.passages) if answerable and expected else None,
-            answer=answer.text,
+            answer=answer.text, outcome=answer.outcome.value if answer.outcome else "",
         ))
     return report
