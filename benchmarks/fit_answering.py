@@ -30,6 +30,7 @@ import argparse
 import json
 import random
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -307,13 +308,25 @@ def main() -> None:
     limit = 6 if args.smoke else None
     cases: list[Case] = []
     info: dict = {}
+    tmp = tempfile.TemporaryDirectory(prefix="fit-answering-") if args.smoke else None
+    if tmp is not None:  # the smoke run loads what its few questions need into stores of its own
+        args.rgb_store, args.bbc_store = f"{tmp.name}/rgb", f"{tmp.name}/bbc"
     rgb = KnowledgeBase(CoreConfig(chroma_path=args.rgb_store))
+    if tmp is not None:
+        from rgb_counterfactual import load_passages
+
+        load_passages(rgb, [json.loads(line) for line in RGB.read_text(encoding="utf-8").splitlines() if line.strip()][:limit])
     global LATE
     LATE = LateInteraction(rgb.embedder) if args.late_interaction else None
     cases += rgb_cases(rgb, limit)
     qset = Path(args.qset)
     if qset.exists():
         bbc = KnowledgeBase(CoreConfig(chroma_path=args.bbc_store), embedder=rgb.embedder)
+        if tmp is not None:
+            from bbc_quality import BBC, load_corpus
+
+            wanted = sorted({BBC / q["article"] for q in load_questions(qset)[:limit] if q.get("article")})
+            load_corpus(bbc, wanted + [p for p in sorted(BBC.glob("*/*.txt")) if p not in wanted][:10])
         if not bbc.list():
             sys.exit(f"{args.bbc_store} holds no articles: build it with benchmarks/bbc_quality.py --store {args.bbc_store}")
         qcases, info = qset_cases(bbc, qset, limit)
@@ -356,6 +369,8 @@ def main() -> None:
     if not args.smoke:
         save(m, WEIGHTS)
         print(f"wrote {WEIGHTS.relative_to(ROOT)}")
+    if tmp is not None:
+        tmp.cleanup()
 
 
 if __name__ == "__main__":

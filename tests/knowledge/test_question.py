@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.question import AnswerKind, MetaField, analyse, missing_names, missing_years, split_parts
+from knowledge.question import (
+    AnswerKind,
+    MetaField,
+    analyse,
+    missing_names,
+    missing_years,
+    split_parts,
+)
 from knowledge.textstats import stem, words
 
 
