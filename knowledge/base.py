@@ -225,6 +225,10 @@ class KnowledgeBase:
         cfg = self.config
         if not retrieved.passages:
             return refusal([])
+        if retrieved.supports and all(s.missing for s in retrieved.supports) and not (retrieved.question and retrieved.question.about):
+            # every retrieved article lacks a name or figure the question depends on: no model
+            # can answer from them, so none is asked
+            return refusal(retrieved.passages, missing=retrieved.supports[0].missing)
         if self.llm is not None:
             try:
                 return await self.llm.answer(
