@@ -64,6 +64,7 @@ SIGNALS = {
     "words (IDF coverage)": ("coverage", "cov_gap", "context_coverage"),
     "article coverage": ("article_coverage",),
     "answer kind": ("kind_asked", "kind_match"),
+    "answer kind near the question's words": ("kind_near",),
     "focus": ("focus_asked", "focus_in"),
     "novelty": ("novelty",),
     "names near the sentence": ("names_near",),
@@ -137,7 +138,8 @@ def measure(kb: KnowledgeBase, question: str, flt: SearchFilter | None, label) -
 
 def qset_cases(kb: KnowledgeBase, path: Path, limit: int | None) -> tuple[list[Case], dict]:
     questions = load_questions(path)
-    skipped = {"metadata": 0, "no article": 0}
+    skipped = {"metadata": 0, "no article": 0, "article not in the store": 0}
+    stored = kb.list()
     cases = []
     for q in questions[:limit]:
         if analyse(q["question"]).about is not None:
@@ -147,6 +149,9 @@ def qset_cases(kb: KnowledgeBase, path: Path, limit: int | None) -> tuple[list[C
         ref, answer, evidence = str(q.get("article", "") or ""), str(q.get("answer", "") or ""), str(q.get("evidence", "") or "")
         if answerable and not ref:
             skipped["no article"] += 1
+            continue
+        if ref and not any(matches(a, ref) for a in stored):
+            skipped["article not in the store"] += 1
             continue
 
         def label(s, ref=ref, answer=answer, evidence=evidence, answerable=answerable) -> bool:
@@ -183,6 +188,8 @@ def rgb_cases(kb: KnowledgeBase, limit: int | None) -> list[Case]:
                 return "-neg-" not in a.scope and has_answer(a.text[s.sentence.start : s.sentence.end], answer)
 
             x, y, gated, late = measure(kb, r["query"], SearchFilter(scopes=tuple(scopes)), label)
+            if not len(y):  # passages not loaded (a store still being built)
+                continue
             cases.append(Case(f"rgb:{r['id']}", name, r["query"], answerable, x, y, gated, late))
     return cases
 
@@ -230,8 +237,9 @@ def fit(cases: list[Case], drop: tuple[str, ...] = (), gate: bool = True, late: 
     # the target: some eligible sentence holds the answer (else refusing is the right call)
     ay = np.array([float(c.answerable and bool(c.y[a[2]].any())) for c, a in zip(cases, ans, strict=True) if a is not None])
     answerable = fit_logistic(ax, ay, [ANSWER_FEATURES[i] for i in keep_a])
-    conf = answerable.probability(ax)
-    truth = np.array([c.answerable for c, a in zip(cases, ans, strict=True) if a is not None])
+    # every case counts in the choice, a ruled-out one as certainly refused
+    conf = np.array([0.0 if a is None else float(answerable.probability(a[0][keep_a].reshape(1, -1))[0]) for a in ans])
+    truth = np.array([c.answerable for c in cases])
     threshold = choose_threshold(conf, truth)
     return sent, answerable, threshold
 
@@ -302,6 +310,7 @@ def main() -> None:
     ap.add_argument("--rgb-store", default=str(ROOT / "data" / "rgb"), help="a store holding RGB's passages (rgb_counterfactual.py builds one)")
     ap.add_argument("--qset", default=str(QSET), help="our labelled questions (JSON Lines)")
     ap.add_argument("--smoke", action="store_true", help="a few questions; writes no weights")
+    ap.add_argument("--sources", default="rgb,qset", help="training sources, comma-separated (default: rgb,qset)")
     ap.add_argument("--late-interaction", action="store_true", help="also measure token-level MaxSim as a signal (slow)")
     args = ap.parse_args()
     started = time.perf_counter()
@@ -318,9 +327,10 @@ def main() -> None:
         load_passages(rgb, [json.loads(line) for line in RGB.read_text(encoding="utf-8").splitlines() if line.strip()][:limit])
     global LATE
     LATE = LateInteraction(rgb.embedder) if args.late_interaction else None
-    cases += rgb_cases(rgb, limit)
+    if "rgb" in args.sources:
+        cases += rgb_cases(rgb, limit)
     qset = Path(args.qset)
-    if qset.exists():
+    if "qset" in args.sources and qset.exists():
         bbc = KnowledgeBase(CoreConfig(chroma_path=args.bbc_store), embedder=rgb.embedder)
         if tmp is not None:
             from bbc_quality import BBC, load_corpus
@@ -333,6 +343,8 @@ def main() -> None:
         cases += qcases
     else:
         print(f"(no question set at {qset}: fitting on RGB only)")
+    if info:
+        print(f"question set: {info}")
     print(f"{len(cases)} cases ({sum(c.answerable for c in cases)} answerable), {sum(len(c.y) for c in cases)} sentences, "
           f"measured in {time.perf_counter() - started:.0f} s", flush=True)
     folds = 2 if args.smoke else FOLDS

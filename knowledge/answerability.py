@@ -31,7 +31,7 @@ WEIGHTS_FILE = "answering.json"
 #: The question-level measurements: the best sentence's, and the runner-up's probability.
 ANSWER_FEATURES = (
     "p_best", "p_second", "similarity", "coverage", "article_coverage", "kind_asked", "kind_match", "focus_asked",
-    "focus_in", "novelty", "names_near", "years_missing",
+    "focus_in", "novelty", "names_near", "years_missing", "kind_near",
 )
 
 
@@ -48,6 +48,11 @@ class Logistic:
     def probability(self, x: np.ndarray) -> np.ndarray:
         z = ((x - self.mean) / self.scale) @ self.weights + self.bias
         return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+    def probability_of(self, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        """`probability` for rows whose columns are `names` (a superset of this model's features,
+        so weights fitted without a measurement keep working when it is added)."""
+        return self.probability(x[:, [list(names).index(f) for f in self.features]])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,11 +78,11 @@ class AnsweringModel:
     not_stated_coverage: float  # refusals: "not stated" when the best article covers this much of the question
     meta: dict[str, Any]
 
-    def sentence_probability(self, x: np.ndarray) -> np.ndarray:
-        return self.sentence.probability(x)
+    def sentence_probability(self, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        return self.sentence.probability_of(x, names)
 
     def answerable_probability(self, x: np.ndarray) -> float:
-        return float(self.answerable.probability(x.reshape(1, -1))[0])
+        return float(self.answerable.probability_of(x.reshape(1, -1), ANSWER_FEATURES)[0])
 
     def to_dict(self) -> dict[str, Any]:
         return {

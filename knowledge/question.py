@@ -122,7 +122,7 @@ _NOT_NAMES = wordset(
     "what which who whom whose how where when why is are was were did does do has have had will would can could should "
     "the a an in on at of for by to from and or but according if with as after before during since per "
     "mr mrs ms dr sir lord lady apart during despite although besides until while since once given unlike like "
-    "among amid"
+    "among amid between within without into onto upon"
 )
 _PART_SPLIT = re.compile(
     r"(?:,\s*|;\s*|\s+)(?:and|but|also|plus)\s+(?=(?:what|which|who|whom|when|where|why|how|did|does|do|is|are|was|were)\b)"
