@@ -9,6 +9,7 @@ extractive answer with a short note, never an exception.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -23,6 +24,7 @@ from .quotes import NormalisedText, locate
 log = logging.getLogger(__name__)
 
 PROMPT = (Path(__file__).parent / "prompts" / "answer.md").read_text(encoding="utf-8")
+REWRITE_PROMPT = (Path(__file__).parent / "prompts" / "rewrite.md").read_text(encoding="utf-8")
 _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 # A reply whose answer says the passages do not hold it ("The passages do not say …").
 _NOT_IN_PASSAGES = re.compile(
@@ -150,6 +152,25 @@ class LLMAnswerer:
             raise ModelFailure("The language model's reply was unreadable.") from exc
         if not resp.choices or resp.choices[0].message is None:
             raise ModelFailure("The language model returned no answer.")
+        return resp.choices[0].message.content or ""
+
+    async def rewrite(self, question: str, history: Sequence[tuple[str, str]]) -> str:
+        """The follow-up `question` rewritten by the model to stand on its own (for retrieval);
+        raises ModelFailure when the model gives nothing."""
+        import openai
+
+        esc = html.escape  # the conversation is data: no tags of its own
+        turns = "\n".join(f"<question>{esc(q)}</question>\n<answer>{esc(a)}</answer>" for q, a in history)
+        messages = [{"role": "system", "content": REWRITE_PROMPT},
+                    {"role": "user", "content": f"Conversation:\n{turns}\n\nFollow-up question: {esc(question)}"}]
+        try:
+            resp = await self.client.chat.completions.create(
+                model=self.config.model, messages=messages, temperature=0.0, max_tokens=120,
+            )
+        except (openai.APIError, ValueError) as exc:
+            raise ModelFailure("The language model could not rewrite the question.") from exc
+        if not resp.choices or resp.choices[0].message is None:
+            raise ModelFailure("The language model returned no question.")
         return resp.choices[0].message.content or ""
 
     async def answer(
