@@ -68,7 +68,7 @@ SIGNALS = {
     "focus": ("focus_asked", "focus_in"),
     "novelty": ("novelty",),
     "names near the sentence": ("names_near",),
-    "years missing": ("years_missing",),
+    "years (missing from the article, near the sentence)": ("years_missing", "years_near"),
     "position (rank, lead)": ("passage_rank", "lead"),
 }
 

@@ -31,7 +31,7 @@ WEIGHTS_FILE = "answering.json"
 #: The question-level measurements: the best sentence's, and the runner-up's probability.
 ANSWER_FEATURES = (
     "p_best", "p_second", "similarity", "coverage", "article_coverage", "kind_asked", "kind_match", "focus_asked",
-    "focus_in", "novelty", "names_near", "years_missing", "kind_near",
+    "focus_in", "novelty", "names_near", "years_missing", "kind_near", "years_near",
 )
 
 

@@ -66,6 +66,7 @@ UNSEEN_WEIGHT = 0.5
 FEATURES = (
     "similarity", "sim_gap", "coverage", "cov_gap", "context_coverage", "article_coverage", "kind_asked",
     "kind_match", "focus_asked", "focus_in", "novelty", "names_near", "years_missing", "passage_rank", "lead", "kind_near",
+    "years_near",
 )
 
 
@@ -177,6 +178,7 @@ def score_sentences(
     rows: list[tuple[Passage, Span, list[float], tuple[str, ...]]] = []
     per_article: dict[str, tuple[tuple[str, ...], float, float]] = {}
     name_stems = q.name_stems
+    years = [f for f in q.figures if _YEAR.match(f)]
     rank_of: dict[str, int] = {}
     for n, p in enumerate(passages):
         a = p.article
@@ -211,11 +213,14 @@ def score_sentences(
             content = {x for x in stems[i] if len(x) > 2}
             novelty = len(content - set(q.terms)) / max(1, len(content))
             names_near = (sum(1 for ns in name_stems if ns <= (stems[i] | near)) / len(name_stems)) if name_stems else 1.0
+            # "Who won Wimbledon in 2019?": a passage about 2018's final is a near miss
+            years_near = (sum(1 for y in years if y in stems[i] or y in near) / len(years)) if years else 1.0
             feats = [
                 float(sims[i]) if sims is not None else 0.0, 0.0, own / total, 0.0, ctx / total, art_cov,
                 float(q.kind is not AnswerKind.OTHER), float(kind_match(q, sentence)), float(bool(q.focus)),
                 float(bool(q.focus) and (q.focus in stems[i])), novelty, names_near, years_missing,
                 1.0 / rank_of[a.id], float(s.start == 0 or (p.chunk.index == 0 and i == 0)), kind_near(q, sentence),
+                years_near,
             ]
             rows.append((p, s, feats, missing))
     if not rows:
