@@ -57,6 +57,7 @@ SENTENCE_MIN = 0.05
 EXTRA_QUOTE_RATIO = 0.5
 NOT_STATED_COVERAGE = 0.5
 MAX_QUOTES = 3
+MAX_WRONGFUL = 0.08  # issue 11's cap on answerable questions refused
 
 # Groups of measurements, for the ablation table (each dropped in turn from both models).
 SIGNALS = {
@@ -240,13 +241,21 @@ def fit(cases: list[Case], drop: tuple[str, ...] = (), gate: bool = True, late: 
     # every case counts in the choice, a ruled-out one as certainly refused
     conf = np.array([0.0 if a is None else float(answerable.probability(a[0][keep_a].reshape(1, -1))[0]) for a in ans])
     truth = np.array([c.answerable for c in cases])
-    threshold = choose_threshold(conf, truth)
+    reach = np.array([c.answerable and a is not None and bool(c.y[a[2]].any()) for c, a in zip(cases, ans, strict=True)])
+    threshold = choose_threshold(conf, truth, reach)
     return sent, answerable, threshold
 
 
-def choose_threshold(conf: np.ndarray, answerable: np.ndarray) -> float:
-    """The cut that maximises the mean of (answerable answered) and (unanswerable refused)."""
+def choose_threshold(conf: np.ndarray, answerable: np.ndarray, reachable: np.ndarray) -> float:
+    """The strictest cut that keeps wrongful refusals within the product's cap (MAX_WRONGFUL of
+    the answerable questions whose answer is among the candidates refused): refusing what can
+    be answered is the costlier mistake. With no such cut, the one that maximises (answerable
+    answered) + (unanswerable refused)."""
     best, best_t = -1.0, 0.5
+    capped = [float(t) for t in np.linspace(0.02, 0.95, 94)
+              if reachable.any() and (conf[reachable] < t).mean() <= MAX_WRONGFUL]
+    if capped:
+        return round(max(capped), 3)
     for t in np.linspace(0.05, 0.95, 91):
         a = (conf[answerable] >= t).mean() if answerable.any() else 0.0
         r = (conf[~answerable] < t).mean() if (~answerable).any() else 0.0

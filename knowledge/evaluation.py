@@ -123,7 +123,8 @@ async def evaluate(kb: KnowledgeBase, questions: list[dict], flt: SearchFilter |
         report.results.append(QuestionResult(
             id=str(q.get("id", len(report.results) + 1)), question=q["question"], answerable=answerable,
             answered=answer.answerable, article=ref, rank=rank,
-            correct=(expected.lower() in answer.text.lower()) if answerable and expected else None,
+            # a refusal never counts, though "not stated" shows related passages that may hold the text
+            correct=(answer.answerable and expected.lower() in answer.text.lower()) if answerable and expected else None,
             quotes=len(answer.citations), quotes_verified=verified_quotes(kb, answer), seconds=seconds,
             in_context=any(expected.lower() in p.chunk.text.lower() for p in answer.passages) if answerable and expected else None,
             answer=answer.text, outcome=answer.outcome.value if answer.outcome else "",
