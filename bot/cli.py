@@ -1,8 +1,11 @@
 """The command line: `python -m bot ask|list|show|remove|ingest|run` (also installed as `newsbot`).
 
 A thin layer: it reads the settings once, opens the knowledge base, and renders what the core
-returns. Core errors become one-line messages and a non-zero exit code; a refusal to answer is
-not an error (exit 0).
+returns. Errors are handled in one place, `NewsGroup.invoke`, and printed as one line
+(`error: …`). Exit codes: 0 answered or honestly refused (a refusal is not an error), 1 an error
+(a `KnowledgeError`: a missing article, a file that cannot be read, a store that cannot be
+opened), 2 a usage error or invalid settings (a bad `--since` date, an unknown `--outlet`, an
+invalid setting, no DISCORD_TOKEN for `run`).
 """
 
 from __future__ import annotations
@@ -11,15 +14,21 @@ import asyncio
 import json
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from knowledge import Answer, KnowledgeBase, KnowledgeError, SearchFilter
+from knowledge import Answer, Article, KnowledgeBase, KnowledgeError
+from knowledge.errors import FilterError
 from knowledge.models import GLOBAL_SCOPE
+from knowledge.retrieval import parse_since
 
 from .feeds_command import feeds
 from .logs import quiet_libraries
 from .settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from knowledge.evaluation import Report
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +53,54 @@ class App:
         return self._kb
 
 
-def fail(message: str, code: int = 1) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
+class Failure(click.ClickException):
+    """An error: `error: <reason>` on one line of stderr, exit code 1."""
+
+    exit_code = 1
+
+    def show(self, file: object = None) -> None:
+        click.echo(f"error: {self.message}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class UsageFailure(click.UsageError):
+    """A usage or settings error: `error: <reason>` on stderr (no usage text), exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file: object = None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+class NewsGroup(click.Group):
+    """The command group with the one error handler for every command (sub-groups included):
+    a `FilterError` is a usage error (exit 2), any other `KnowledgeError` an error (exit 1), and
+    invalid settings exit 2. Anything else is a bug and keeps its traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except FilterError as exc:
+            raise UsageFailure(f"--{exc.option}: {exc.reason}") from exc
+        except KnowledgeError as exc:
+            raise Failure(exc.reason) from exc
+        except SettingsError as exc:
+            raise UsageFailure(str(exc)) from exc
+
+
+def check_since(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """`--since`, checked before anything is opened (a bad date is a usage error)."""
+    try:
+        return parse_since(value)
+    except FilterError as exc:
+        raise UsageFailure(f"--since: {exc.reason}") from exc
+
+
+@click.group(cls=NewsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--env-file", default=".env", show_default=True, help="Read settings from this file too.")
 @click.pass_context
 def cli(ctx: click.Context, env_file: str) -> None:
     """newsbot: answers questions about news articles, quoting its sources word for word."""
-    try:
-        settings = Settings.load(dotenv_path=env_file)
-    except SettingsError as exc:
-        fail(str(exc), code=2)
+    settings = Settings.load(dotenv_path=env_file)
     setup_logging("warning" if ctx.invoked_subcommand != "run" else settings.log_level)
     ctx.obj = App(settings)
 
@@ -83,25 +126,22 @@ def render_answer(answer: Answer) -> str:
 @cli.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--since", default="", help="Only articles published on or after this date (YYYY-MM-DD).")
-@click.option("--outlet", default="", help="Only articles from this outlet.")
+@click.option("--since", default="", callback=check_since, help="Only articles published on or after this date (YYYY-MM-DD).")
+@click.option("--outlet", default="", help="Only articles from this outlet (any case).")
 @click.pass_obj
 def ask(app: App, question: str, as_json: bool, since: str, outlet: str) -> None:
     """Answer QUESTION from the loaded articles, with quoted sources."""
-    try:
-        answer = asyncio.run(_ask(app, question, SearchFilter(since=since, outlet=outlet)))
-    except KnowledgeError as exc:
-        fail(exc.reason)
+    answer = asyncio.run(_ask(app, question, since=since, outlet=outlet))
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:
         click.echo(render_answer(answer))
 
 
-async def _ask(app: App, question: str, flt: SearchFilter) -> Answer:
+async def _ask(app: App, question: str, *, since: str, outlet: str) -> Answer:
     kb = app.kb
     try:
-        return await kb.ask(question, flt)
+        return await kb.ask(question, kb.search_filter((GLOBAL_SCOPE,), since=since, outlet=outlet))
     finally:
         await kb.aclose()
 
@@ -111,10 +151,7 @@ async def _ask(app: App, question: str, flt: SearchFilter) -> Answer:
 @click.pass_obj
 def list_(app: App, as_json: bool) -> None:
     """List the loaded articles, newest first."""
-    try:
-        arts = app.kb.list()
-    except KnowledgeError as exc:
-        fail(exc.reason)
+    arts = app.kb.list()
     if as_json:
         click.echo(json.dumps([_meta(a) | {"words": a.word_count} for a in arts], ensure_ascii=False))
         return
@@ -124,7 +161,7 @@ def list_(app: App, as_json: bool) -> None:
         click.echo(f"{a.id}  {a.published or '----------'}  {a.source or '?'}  {a.title}")
 
 
-def _meta(a) -> dict:
+def _meta(a: Article) -> dict:
     return {"id": a.id, "title": a.title, "source": a.source, "published": a.published, "url": a.url}
 
 
@@ -134,10 +171,7 @@ def _meta(a) -> dict:
 @click.pass_obj
 def show(app: App, article_id: str, as_json: bool) -> None:
     """Show an article's metadata and stored text."""
-    try:
-        a = app.kb.get(article_id)
-    except KnowledgeError as exc:
-        fail(exc.reason)
+    a = app.kb.get(article_id)
     if as_json:
         click.echo(json.dumps(_meta(a) | {"text": a.text}, ensure_ascii=False))
         return
@@ -154,10 +188,7 @@ def show(app: App, article_id: str, as_json: bool) -> None:
 @click.pass_obj
 def remove(app: App, article_id: str) -> None:
     """Remove an article and everything indexed from it."""
-    try:
-        a = app.kb.remove(article_id)
-    except KnowledgeError as exc:
-        fail(exc.reason)
+    a = app.kb.remove(article_id)
     click.echo(f"Removed “{a.title}” ({a.id}).")
 
 
@@ -174,12 +205,7 @@ def ingest(app: App, paths: tuple[str, ...], source: str, scope: str) -> None:
     """
     from .ingest_command import run_ingest
 
-    try:
-        kb = app.kb
-    except KnowledgeError as exc:
-        fail(exc.reason)
-    code = run_ingest(kb, list(paths), scope=scope, source=source, settings=app.settings)
-    sys.exit(code)
+    sys.exit(run_ingest(app.kb, list(paths), scope=scope, source=source))
 
 
 @cli.command("eval")
@@ -191,11 +217,7 @@ def eval_(app: App, questions: str, as_json: bool, show_misses: bool) -> None:
     """Measure answers on a JSON Lines file of questions (see the README for the format)."""
     from knowledge.evaluation import load_questions
 
-    try:
-        qs = load_questions(questions)
-        report = asyncio.run(_evaluate(app, qs))
-    except KnowledgeError as exc:
-        fail(exc.reason)
+    report = asyncio.run(_evaluate(app, load_questions(questions)))
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
         return
@@ -216,7 +238,7 @@ def eval_(app: App, questions: str, as_json: bool, show_misses: bool) -> None:
                 click.echo(f"- {r.id}: {r.question}\n    → {r.answer.splitlines()[0][:160]}")
 
 
-async def _evaluate(app: App, qs: list[dict]):
+async def _evaluate(app: App, qs: list[dict]) -> Report:
     from knowledge.evaluation import evaluate
 
     kb = app.kb
@@ -231,10 +253,9 @@ async def _evaluate(app: App, qs: list[dict]):
 def run(app: App) -> None:
     """Start the Discord bot (needs DISCORD_TOKEN)."""
     if not app.settings.discord_token:
-        fail(
+        raise UsageFailure(
             "DISCORD_TOKEN is not set. Create a bot at https://discord.com/developers/applications "
             "(Bot → Reset Token) and put DISCORD_TOKEN=... in .env or the environment.",
-            code=2,
         )
     from .discord_app import run_bot
 

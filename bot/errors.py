@@ -3,7 +3,7 @@
 Handled in this order (first match wins):
 
 1. `CommandInvokeError` / `TransformerError` wrappers are unwrapped to their cause.
-2. `knowledge.KnowledgeError` and `UserFacingError` (busy, cooling down): their `.reason`.
+2. `knowledge.KnowledgeError`, `UserFacingError` (busy, cooling down) among them: its `.reason`.
 3. Refusals of permission (`NotArticleAdmin`, `MissingPermissions`) and `NoPrivateMessage`.
 4. A value Discord could not convert (`TransformerError`): "that value is not valid".
 5. Anything else: an apology to the user, the full traceback to the log.
@@ -27,12 +27,9 @@ APOLOGY = "Sorry, something went wrong on my side. It has been logged; please tr
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
-class UserFacingError(Exception):
-    """A refusal raised by the Discord layer itself; `reason` is one sentence for the user."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+class UserFacingError(KnowledgeError):
+    """A refusal raised by the Discord layer itself (the core's error type with a reason, so it
+    is handled like one); `reason` is one sentence for the user."""
 
 
 class Busy(UserFacingError):
@@ -54,7 +51,7 @@ def _unwrap(error: BaseException) -> BaseException:
 def reason_for(error: BaseException) -> str | None:
     """The sentence to show for an expected error, or None for a bug (log it, apologise)."""
     error = _unwrap(error)
-    if isinstance(error, (KnowledgeError, UserFacingError)):
+    if isinstance(error, KnowledgeError):
         return error.reason
     if isinstance(error, app_commands.NoPrivateMessage):
         return "This command works in servers only."

@@ -13,23 +13,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from knowledge import KnowledgeError
-from knowledge.feeds import Feed, FeedPoll, FeedRegistry
+from knowledge.feeds import Feed, FeedPoll
 from knowledge.models import GLOBAL_SCOPE
 
 if TYPE_CHECKING:
     from .cli import App
 
 scope_option = click.option("--scope", default=GLOBAL_SCOPE, show_default=True, help="Whose feeds: a Discord server id, or global.")
-
-
-def _registry(app: App) -> FeedRegistry:
-    return FeedRegistry(app.kb.store, max_per_scope=app.settings.max_feeds_per_server)
-
-
-def _fail(exc: KnowledgeError) -> None:
-    click.echo(f"error: {exc.reason}", err=True)
-    sys.exit(1)
 
 
 def _when(ts: float) -> str:
@@ -47,10 +37,7 @@ def feeds() -> None:
 @click.pass_obj
 def add(app: App, url: str, scope: str) -> None:
     """Follow the feed at URL (it is polled at the next `feeds poll`)."""
-    try:
-        feed = _registry(app).add(url, scope)
-    except KnowledgeError as exc:
-        _fail(exc)
+    feed = app.kb.feeds.add(url, scope)
     click.echo(f"Following {feed.url} (id {feed.id}).")
 
 
@@ -60,10 +47,7 @@ def add(app: App, url: str, scope: str) -> None:
 @click.pass_obj
 def list_(app: App, scope: str, as_json: bool) -> None:
     """List the followed feeds with when they were polled and their last error."""
-    try:
-        followed = _registry(app).list(scope)
-    except KnowledgeError as exc:
-        _fail(exc)
+    followed = app.kb.feeds.list(scope)
     if as_json:
         click.echo(json.dumps([f.to_dict() for f in followed], ensure_ascii=False))
         return
@@ -80,10 +64,7 @@ def list_(app: App, scope: str, as_json: bool) -> None:
 @click.pass_obj
 def remove(app: App, feed: str, scope: str) -> None:
     """Stop following FEED (its id or address); articles already loaded stay."""
-    try:
-        gone = _registry(app).remove(feed, scope)
-    except KnowledgeError as exc:
-        _fail(exc)
+    gone = app.kb.feeds.remove(feed, scope)
     click.echo(f"Stopped following {gone.url} ({gone.id}).")
 
 
@@ -94,13 +75,7 @@ def poll(app: App, every: bool) -> None:
     """Poll the feeds that are due now (all scopes) and load their new articles. Exits with 1
     if a feed or an article failed."""
     s = app.settings
-    try:
-        polls = _registry(app).poll_due(
-            app.kb, force=every, allow_hosts=frozenset(s.fetch_allow_hosts), timeout=s.fetch_timeout,
-            max_bytes=s.fetch_max_bytes, interval=s.feed_poll_minutes * 60.0,
-        )
-    except KnowledgeError as exc:
-        _fail(exc)
+    polls = app.kb.poll_feeds(force=every, interval=s.feed_poll_minutes * 60.0)
     for p in polls:
         click.echo(describe(p))
         for item in p.items:

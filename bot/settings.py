@@ -16,6 +16,7 @@ from dotenv import dotenv_values
 
 from knowledge.base import CoreConfig
 from knowledge.llm import LLMConfig
+from knowledge.sources import FetchPolicy
 
 
 class SettingsError(Exception):
@@ -184,4 +185,7 @@ class Settings:
             top_k=self.top_k, max_quotes=self.max_quotes, max_quote_chars=self.max_quote_chars,
             max_question_chars=self.max_question_chars, max_article_chars=self.max_article_chars,
             max_articles_per_scope=self.max_articles_per_server,
+            max_feeds_per_scope=self.max_feeds_per_server,
+            fetch=FetchPolicy(allow_hosts=frozenset(self.fetch_allow_hosts), timeout=self.fetch_timeout,
+                              max_bytes=self.fetch_max_bytes),
         )

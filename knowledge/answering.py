@@ -74,9 +74,10 @@ def refusal(passages: Sequence[Passage], *, note: str = "", mode: Mode = "extrac
 
 
 def not_stated(passages: Sequence[Passage], what: Sequence[str], related: Sequence[Citation], *, note: str = "",
-               mode: Mode = "extractive") -> Answer:
-    """The articles cover the subject but do not state `what`; `related` are shown as related only."""
-    a = passages[0].article if passages else None
+               mode: Mode = "extractive", about: Article | None = None) -> Answer:
+    """The articles cover the subject but do not state `what`; `related` are shown as related only.
+    `about`: the article that covers it (default: the first passage's)."""
+    a = about or (passages[0].article if passages else None)
     where = f"{_about(a)} covers this subject" if a else "The loaded articles cover this subject"
     lines = [f"Not stated: {where} but does not give {_join(list(what))}."]
     if related:
@@ -186,7 +187,7 @@ def extractive_answer(
                       citations=tuple(cites), note=note, passages=tuple(passages))
     if v.outcome is Outcome.NOT_STATED:
         related = [citation(s.passage.article, s.sentence, max_chars=max_quote_chars) for s in v.related]
-        return not_stated([v.related[0].passage, *passages] if v.related else passages, v.missing, related, note=note)
+        return not_stated(passages, v.missing, related, note=note, about=v.related[0].passage.article if v.related else None)
     return refusal(passages, note=note, missing=v.missing)
 
 

@@ -2,30 +2,43 @@
 
 It owns the store, the embedding model, the lexical index and the answerers, and offers loading,
 listing, removing and asking. Blocking work (embedding, Chroma) is done in plain methods; `ask`
-is a coroutine that runs them in a worker thread so an event loop never stalls.
+is a coroutine that runs them in a worker thread (or on the executor it is given) so an event
+loop never stalls.
+
+Asking has one path, `ask`, which the CLI, Discord and `eval` all take: check the question,
+retrieve, re-rank for recency, score support, answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .answering import extractive_answer, refusal
 from .chunking import chunk_article, chunk_members
 from .dedup import as_revision, find_duplicate
 from .embeddings import Embedder, MiniLMOnnx, OpenAIEmbedder, pool_chunks
-from .errors import InputError, KnowledgeError, LimitError
+from .errors import InputError, KnowledgeError, LimitError, ModelFailure
 from .lexical import LexicalIndex
-from .llm import LLMAnswerer, LLMConfig, ModelFailure
-from .loading import SUPPORTED_SUFFIXES, load_file
-from .models import GLOBAL_SCOPE, Answer, Article, Passage
+from .llm import LLMAnswerer, LLMConfig
+from .loading import load_file
+from .models import GLOBAL_SCOPE, Answer, Article
 from .question import Question, analyse
-from .retrieval import Retriever, SearchFilter
+from .recency import rerank_for_recency
+from .retrieval import Retrieved, Retriever, SearchFilter
+from .sources import FetchPolicy, Source, article_files, read
 from .store import ArticleStore, with_outlet
 from .support import Support, idf_from, score_sentences
+
+if TYPE_CHECKING:
+    from .feeds import FeedPoll, FeedRegistry
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +64,28 @@ class CoreConfig:
     max_question_chars: int = 1000
     max_article_chars: int = 200_000
     max_articles_per_scope: int = 1000
+    fetch: FetchPolicy = field(default_factory=FetchPolicy)  # for every web address and upload
+    max_feeds_per_scope: int = 20
+
+
+class IngestStatus(str, Enum):
+    """What storing an article does (or, from `plan`, would do); see `KnowledgeBase.ingest`.
+    A `str` too, so logs, JSON and counters read "loaded", "updated", …"""
+
+    LOADED = "loaded"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    DUPLICATE = "duplicate"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
 class IngestResult:
-    status: str  # "loaded", "updated", "unchanged", "duplicate" (see KnowledgeBase.ingest)
-    article: Article
-
-
-@dataclass
-class Retrieved:
-    passages: list[Passage]
-    supports: list[Support] = field(default_factory=list)
-    question: Question | None = None  # the question taken apart (knowledge/question.py)
-    # a question asking several things: each part with its own supports (empty for one ask)
-    parts: list[tuple[Question, list[Support]]] = field(default_factory=list)
+    status: IngestStatus
+    article: Article  # what is (from `plan`: would be) stored; for DUPLICATE the stored story
+    added_outlet: str = ""  # DUPLICATE: the outlet added to the stored story ("" if listed already)
 
 
 class KnowledgeBase:
@@ -81,6 +101,8 @@ class KnowledgeBase:
         self.lexical = LexicalIndex(store)
         self.retriever = Retriever(store, self.embedder, self.lexical)
         self.llm = LLMAnswerer(config.llm) if config.llm else None
+        self._feeds: FeedRegistry | None = None
+        self._feeds_lock = threading.Lock()
 
     @staticmethod
     def _make_embedder(config: CoreConfig) -> Embedder:
@@ -89,42 +111,80 @@ class KnowledgeBase:
             return OpenAIEmbedder(config.openai_embedding_model, api_key=llm.api_key, base_url=llm.base_url)
         return MiniLMOnnx(threads=config.embedding_threads)
 
+    @property
+    def feeds(self) -> FeedRegistry:
+        """The feeds followed in this store (opened on first use; blocking then)."""
+        with self._feeds_lock:
+            if self._feeds is None:
+                from .feeds import FeedRegistry  # feedparser loads only when feeds are used
+
+                self._feeds = FeedRegistry(self.store, max_per_scope=self.config.max_feeds_per_scope)
+            return self._feeds
+
+    def poll_feeds(self, *, force: bool = False, interval: float | None = None) -> list[FeedPoll]:
+        """Poll the feeds that are due (every feed with `force`) and load their new items, each
+        into its feed's scope (blocking; never raises for one feed's or item's trouble).
+        `interval`: seconds until a feed read now is due again."""
+        options = {} if interval is None else {"interval": interval}
+        return self.feeds.poll_due(self, force=force, **options)
+
     async def aclose(self) -> None:
         if self.llm:
             await self.llm.close()
 
     # -- loading ---------------------------------------------------------------------------
 
-    def ingest(self, article: Article) -> IngestResult:
-        """Chunk, embed and store one article, all or nothing. The status says what happened:
-
-        - "loaded": a new article;
-        - "unchanged": this id and text are already stored (nothing is done);
-        - "updated": this id with new text: the new version replaces the old one in one step,
-          keeping its first publication date, with `updated` set (see `dedup.as_revision`);
-        - "duplicate": nearly the same text is already stored in this scope under another id
-          (the same wire story from another outlet): no copy is made, the outlet is added to
-          the stored article's `outlets`, and the result's article is that stored one.
-        """
+    def plan(self, article: Article) -> IngestResult:
+        """What `ingest(article)` would do, without writing anything (the preview before a
+        Confirm): the same decision `ingest` makes, and the same errors (`LimitError`)."""
         if len(article.text) > self.config.max_article_chars:
             raise LimitError(f"“{article.title}” has {len(article.text):,} characters; the limit is {self.config.max_article_chars:,} (MAX_ARTICLE_CHARS).")
         existing = self.store.committed().get(article.id)
         if existing is not None and existing.version == article.version and existing.scope == article.scope:
-            return IngestResult("unchanged", existing)
+            return IngestResult(IngestStatus.UNCHANGED, existing)
         if existing is not None:
-            article = as_revision(existing, article)
-        else:
-            twin = find_duplicate(self.store, article)
-            if twin is not None:
-                merged = with_outlet(twin, article.source)
-                if merged is not twin:
-                    self.store.update_metadata(merged)
-                return IngestResult("duplicate", merged)
-            if article.scope != GLOBAL_SCOPE:
-                count = sum(1 for a in self.store.committed().values() if a.scope == article.scope)
-                if count >= self.config.max_articles_per_scope:
-                    raise LimitError(f"This server already has {count:,} article{'s' * (count != 1)}, the most allowed (MAX_ARTICLES_PER_SERVER). Remove some first.")
-        return IngestResult(self._index(article), article)
+            return IngestResult(IngestStatus.UPDATED, as_revision(existing, article))
+        twin = find_duplicate(self.store, article)
+        if twin is not None:
+            merged = with_outlet(twin, article.source)
+            return IngestResult(IngestStatus.DUPLICATE, merged, added_outlet="" if merged is twin else article.source)
+        if article.scope != GLOBAL_SCOPE:
+            count = sum(1 for a in self.store.committed().values() if a.scope == article.scope)
+            if count >= self.config.max_articles_per_scope:
+                raise LimitError(f"This server already has {count:,} article{'s' * (count != 1)}, the most allowed (MAX_ARTICLES_PER_SERVER). Remove some first.")
+        return IngestResult(IngestStatus.LOADED, article)
+
+    def ingest(self, article: Article) -> IngestResult:
+        """Chunk, embed and store one article, all or nothing, as `plan` decides. The status says
+        what happened:
+
+        - LOADED: a new article;
+        - UNCHANGED: this id and text are already stored (nothing is done);
+        - UPDATED: this id with new text: the new version replaces the old one in one step,
+          keeping its first publication date, with `updated` set (see `dedup.as_revision`);
+        - DUPLICATE: nearly the same text is already stored in this scope under another id
+          (the same wire story from another outlet): no copy is made, the outlet is added to
+          the stored article's `outlets`, and the result's article is that stored one.
+        """
+        planned = self.plan(article)
+        if planned.status is IngestStatus.DUPLICATE:
+            if planned.added_outlet:
+                self.store.update_metadata(planned.article)
+            return planned
+        if planned.status is IngestStatus.UNCHANGED:
+            return planned
+        # LOADED or UPDATED; the store says which it did (another process may have got there first)
+        return replace(planned, status=IngestStatus(self._index(planned.article)))
+
+    def read(self, source: Source, scope: str = GLOBAL_SCOPE, *, outlet: str = "") -> Article:
+        """The article in `source` (a web address, a `Path`, an `Upload` or `Pasted` text), for
+        `scope`, not yet stored, fetched under this base's fetch policy (blocking). Preview it
+        with `plan`, store it with `ingest`."""
+        return read(source, scope=scope, policy=self.config.fetch, outlet=outlet)
+
+    def load(self, source: Source, scope: str = GLOBAL_SCOPE, *, outlet: str = "") -> IngestResult:
+        """Read `source` and store its article: `ingest(read(source, scope))` (blocking)."""
+        return self.ingest(self.read(source, scope, outlet=outlet))
 
     def _index(self, article: Article, *, force: bool = False) -> str:
         """Chunk and embed an article and write it to the store (the store's status)."""
@@ -156,21 +216,21 @@ class KnowledgeBase:
         self.store.repair()
         self.reindex_missing()
         folder = Path(folder)
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
         tag = f"folder:{folder.name}/"
+        files = {tag + p.relative_to(folder).as_posix(): p for p in article_files(folder)}
         results = []
-        for p in files:
+        for origin, p in files.items():
             try:
-                results.append(self.ingest(replace(load_file(p), origin=tag + p.name)))
+                results.append(self.ingest(replace(load_file(p), origin=origin)))
             except KnowledgeError as exc:  # one bad shipped file must not stop the bot starting
                 log.warning("skipped %s: %s", p, exc.reason)
-        present = {tag + p.name for p in files}
+        present = set(files)
         for a in self.store.list([GLOBAL_SCOPE]):
             if a.origin.startswith(tag) and a.origin not in present:
                 self.store.remove(a.id)
                 log.info("removed %s: its file is gone from %s", a.id, folder)
         for r in results:
-            if r.status != "unchanged":
+            if r.status is not IngestStatus.UNCHANGED:
                 log.info("%s %s", r.status, r.article.id)
         return results
 
@@ -195,13 +255,21 @@ class KnowledgeBase:
             raise InputError("That does not look like a question.")
         return q
 
+    def outlets(self, scopes: Sequence[str] | None = None) -> list[str]:
+        """The outlets of the articles visible in `scopes`, as stored, in alphabetical order."""
+        return sorted({a.source for a in self.store.list(scopes) if a.source}, key=str.casefold)
+
+    def search_filter(self, scopes: Sequence[str] = (GLOBAL_SCOPE,), *, since: str | None = None,
+                      outlet: str | None = None) -> SearchFilter:
+        """A checked filter for what a person typed (blocking: it reads the stored outlets);
+        raises `FilterError` for a bad date or an outlet no visible article is from."""
+        known = self.outlets(scopes) if (outlet or "").strip() else []
+        return SearchFilter.parse(scopes=scopes, since=since, outlet=outlet, known_outlets=known)
+
     def retrieve(self, question: str, flt: SearchFilter | None = None, *, mode: str = "") -> Retrieved:
-        """Passages for the question and each of their sentences' support, best first (blocking)."""
+        """Passages for the question and each of their sentences' support, best first, newest
+        first when the question asks for the latest (blocking)."""
         question = self.check_question(question)
-        if flt is not None and flt.outlet:
-            # Outlet names match whatever their case; Chroma's own filter is case-sensitive.
-            spelled = {a.source.lower(): a.source for a in self.store.committed().values() if a.source}
-            flt = replace(flt, outlet=spelled.get(flt.outlet.lower(), flt.outlet))
         qvec = self.embedder.embed_query(question)
         passages = self.retriever.search(question, self.config.top_k, flt, mode=mode or self.config.retrieval, vector=qvec)
         vectors = self.store.sentence_vectors([p.chunk for p in passages], [p.article.version for p in passages], len(qvec))
@@ -214,14 +282,24 @@ class KnowledgeBase:
                 pq = analyse(text)
                 pvec = self.embedder.embed_query(text)
                 parts.append((pq, score_sentences(pq, passages, idf, qvec=pvec, sentence_vectors=vectors)))
-        return Retrieved(passages, supports, q, parts)
+        return rerank_for_recency(question, Retrieved(passages, supports, q, parts))
 
-    async def ask(self, question: str, flt: SearchFilter | None = None, *, history: Sequence[tuple[str, str]] = ()) -> Answer:
-        """Answer a question from the visible articles; never raises for model trouble."""
-        retrieved = await asyncio.to_thread(self.retrieve, question, flt)
+    async def ask(self, question: str, flt: SearchFilter | None = None, *, history: Sequence[tuple[str, str]] = (),
+                  executor: Executor | None = None) -> Answer:
+        """The answer to a question from the articles `flt` admits (all shipped ones by default):
+        the one answer path. Retrieval runs on `executor` when given (the Discord layer's own
+        pool), else in a worker thread. Raises `InputError` for an unusable question; never
+        raises for model trouble (the answer then quotes the articles and says why in `note`).
+        The answer's `passages` are what it was written from, in the order used."""
+        question = self.check_question(question)
+        if executor is None:
+            retrieved = await asyncio.to_thread(self.retrieve, question, flt)
+        else:
+            retrieved = await asyncio.get_running_loop().run_in_executor(executor, self.retrieve, question, flt)
         return await self.answer(question, retrieved, history=history)
 
     async def answer(self, question: str, retrieved: Retrieved, *, history: Sequence[tuple[str, str]] = ()) -> Answer:
+        """The answer written from what was retrieved (the last step of `ask`)."""
         cfg = self.config
         if not retrieved.passages:
             return refusal([])
@@ -235,10 +313,10 @@ class KnowledgeBase:
                     question, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars, history=history,
                 )
             except ModelFailure as exc:
-                log.warning("falling back to the extractive answer: %s", exc.note)
+                log.warning("falling back to the extractive answer: %s", exc.reason)
                 return extractive_answer(
                     retrieved.supports, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars,
-                    note=f"{exc.note} This answer is quoted straight from the articles instead.",
+                    note=f"{exc.reason} This answer is quoted straight from the articles instead.",
                     question=retrieved.question, parts=retrieved.parts,
                 )
         return extractive_answer(retrieved.supports, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars,

@@ -1,10 +1,17 @@
-"""Errors the core raises on purpose; each carries one sentence fit to show a person."""
+"""Errors the core raises on purpose; each carries one sentence fit to show a person.
+
+There is one such type, `KnowledgeError`, with its `reason`; the subclasses exist only where a
+caller needs to tell kinds apart (the CLI maps `FilterError` to a usage error, exit 2; the answer
+path falls back to quoting when a `ModelFailure` is raised; a fetch failure and a file that
+cannot be read are worded differently).
+"""
 
 from __future__ import annotations
 
 
 class KnowledgeError(Exception):
-    """Base class: `str(error)` is a short, user-facing reason, never a traceback's text."""
+    """Base class: `reason` (and `str(error)`) is a short, user-facing sentence, never a
+    traceback's text."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -13,6 +20,19 @@ class KnowledgeError(Exception):
 
 class InputError(KnowledgeError):
     """The question, file or article given is not usable (empty, too long, binary, unsupported)."""
+
+
+class FilterError(InputError):
+    """A search filter option is invalid (`option` names it: "since" or "outlet")."""
+
+    def __init__(self, reason: str, *, option: str):
+        super().__init__(reason)
+        self.option = option
+
+
+class ExtractionError(InputError):
+    """No article could be taken from a document's bytes (not text, no article on the page,
+    an unreadable PDF)."""
 
 
 class NotFoundError(KnowledgeError):
@@ -30,3 +50,8 @@ class LimitError(KnowledgeError):
 class FetchFailed(KnowledgeError):
     """A web address or feed could not be fetched (refused, unreachable, too big) or held no
     article; `reason` says which in one sentence."""
+
+
+class ModelFailure(KnowledgeError):
+    """The language model gave nothing usable; the answer path falls back to quoting, and
+    `reason` says why in a few words for the user."""

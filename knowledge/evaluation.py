@@ -5,7 +5,9 @@ The file is JSON Lines, one question per line, in the format of the BBC dev set:
 questions (``article`` names the article by id, URL, or the end of the path it was loaded from;
 ``answer`` is text the answer must contain) and ``{"id", "question", "answerable": false}`` for
 questions the articles cannot answer. Every question goes through the same path a Discord
-question takes (`KnowledgeBase.ask`).
+question takes (`KnowledgeBase.ask`), and the rank of the right article is read from the passages
+that answer was written from (`Answer.passages`, at most TOP_K of them, after the recency
+ordering), so the figures measure exactly what users get.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class QuestionResult:
     answerable: bool
     answered: bool
     article: str  # the reference to the right article, if the file names one
-    rank: int | None  # rank of the right article among retrieved passages (1-based), if named
+    rank: int | None  # rank of the right article among the answer's passages (1-based), if named
     correct: bool | None  # expected answer text in the answer (answerable questions)
     quotes: int
     quotes_verified: int
@@ -116,8 +118,7 @@ async def evaluate(kb: KnowledgeBase, questions: list[dict], flt: SearchFilter |
         ref = str(q.get("article", "") or "")
         rank = None
         if ref:
-            ranked = kb.retriever.search(kb.check_question(q["question"]), 10, flt, mode=kb.config.retrieval)
-            rank = next((i for i, p in enumerate(ranked, start=1) if matches(p.article, ref)), None)
+            rank = next((i for i, p in enumerate(answer.passages, start=1) if matches(p.article, ref)), None)
         expected = str(q.get("answer", "") or "")
         answerable = bool(q.get("answerable", True))
         report.results.append(QuestionResult(

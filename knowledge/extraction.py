@@ -22,15 +22,9 @@ import charset_normalizer
 import trafilatura
 from pypdf import PdfReader
 
+from .errors import ExtractionError
+
 MIN_TEXT_CHARS = 200
-
-
-class ExtractionError(Exception):
-    """No article could be taken from the data; ``reason`` is one sentence for people."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field, replace
 
 from .errors import FetchFailed, InputError, KnowledgeError, LimitError, NotFoundError
 from .models import GLOBAL_SCOPE
-from .web import fetch_page, load_url
+from .store import Record
+from .web import fetch_page
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ class FeedRegistry:
     """The feeds followed in one article store; thread-safe."""
 
     def __init__(self, store, *, max_per_scope: int = 20):
-        self._col = store.records(FEEDS)
+        self._records = store.records(FEEDS)
         self._lock = threading.RLock()
         self.max_per_scope = max_per_scope
 
@@ -151,15 +152,14 @@ class FeedRegistry:
 
     def list(self, scope: str | None = None) -> list[Feed]:
         """The feeds followed in `scope` (every scope when None), oldest first."""
-        got = self._col.get(include=["documents", "metadatas"])
-        feeds = [_feed_from(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
+        feeds = [_feed_from(r) for r in self._records.all()]
         return sorted((f for f in feeds if scope is None or f.scope == scope), key=lambda f: (f.added, f.url))
 
     def get(self, id_: str) -> Feed:
-        got = self._col.get(ids=[id_], include=["documents", "metadatas"])
-        if not got["ids"]:
+        record = self._records.get(id_)
+        if record is None:
             raise NotFoundError(f"No followed feed has the id {id_!r}.")
-        return _feed_from(got["ids"][0], got["documents"][0], got["metadatas"][0])
+        return _feed_from(record)
 
     def remove(self, url_or_id: str, scope: str = GLOBAL_SCOPE) -> Feed:
         """Stop following a feed of `scope`, named by id or address; its articles stay."""
@@ -167,7 +167,7 @@ class FeedRegistry:
         with self._lock:
             for f in self.list(scope):
                 if key in (f.id, f.url):
-                    self._col.delete(ids=[f.id])
+                    self._records.delete(f.id)
                     return f
         raise NotFoundError(f"No followed feed matches {key!r}; the feed list shows the ids.")
 
@@ -177,11 +177,11 @@ class FeedRegistry:
 
     def _write(self, feed: Feed, *, only_if_present: bool = False) -> None:
         with self._lock:
-            if only_if_present and not self._col.get(ids=[feed.id], include=[])["ids"]:
+            if only_if_present and not self._records.has(feed.id):
                 return  # removed while it was being polled: do not bring it back
             meta = {k: getattr(feed, k) for k in _META}
             doc = json.dumps({"seen": list(feed.seen[-MAX_SEEN:]), "pending": dict(feed.pending)})
-            self._col.upsert(ids=[feed.id], documents=[doc], metadatas=[meta], embeddings=[[1.0]])
+            self._records.put(Record(feed.id, doc, meta))
 
     # -- polling ---------------------------------------------------------------------------
 
@@ -192,13 +192,14 @@ class FeedRegistry:
         return [self.poll(kb, f, now=now, **options) for f in (self.list() if force else self.due(now))]
 
     def poll(
-        self, kb, feed: Feed, *, now: float | None = None, allow_hosts: frozenset[str] = frozenset(),
-        timeout: float = 15.0, max_bytes: int = 5_000_000, interval: float = DEFAULT_INTERVAL,
+        self, kb, feed: Feed, *, now: float | None = None, interval: float = DEFAULT_INTERVAL,
         max_items: int = MAX_ITEMS_PER_POLL,
     ) -> FeedPoll:
-        """Fetch `feed` if changed and load its new items into `kb` in the feed's scope."""
+        """Fetch `feed` if changed (under `kb`'s fetch policy) and load its new items into `kb`
+        in the feed's scope, the way every article is loaded (`kb.read`, then `kb.ingest`)."""
         now = time.time() if now is None else now
-        fetch = {"allow_hosts": allow_hosts, "timeout": timeout, "max_bytes": max_bytes}
+        policy = kb.config.fetch
+        fetch = {"allow_hosts": policy.allow_hosts, "timeout": policy.timeout, "max_bytes": policy.max_bytes}
         headers = {k: v for k, v in (("If-None-Match", feed.etag), ("If-Modified-Since", feed.last_modified)) if v}
         title, found = feed.title, []
         try:
@@ -223,17 +224,17 @@ class FeedRegistry:
         # Saved before the items load: the feed shows as read (and is not due again) at once,
         # and items found now are remembered as pending even if this process dies mid-way.
         self._write(replace(feed, pending=dict(pending)), only_if_present=True)
-        items = self._load_items(kb, feed.scope, pending, seen, dates, fetch, max_items)
+        items = self._load_items(kb, feed.scope, pending, seen, dates, max_items)
         feed = replace(feed, seen=tuple(seen[-MAX_SEEN:]), pending=pending)
         self._write(feed, only_if_present=True)
         return FeedPoll(feed, "not-modified" if page.status == 304 else "ok", tuple(items))
 
-    def _load_items(self, kb, scope: str, pending: dict[str, int], seen: list[str], dates: dict[str, str], fetch: dict, max_items: int) -> list[FeedItem]:
+    def _load_items(self, kb, scope: str, pending: dict[str, int], seen: list[str], dates: dict[str, str], max_items: int) -> list[FeedItem]:
         """Load up to `max_items` pending links, moving each to `seen` once stored or given up."""
         items: list[FeedItem] = []
         for link in list(pending)[:max_items]:
             try:
-                article = load_url(link, scope=scope, **fetch)
+                article = kb.read(link, scope)
                 if not article.published and dates.get(link):
                     article = replace(article, published=dates[link])  # the feed's date, not today's
                 result = kb.ingest(article)
@@ -251,8 +252,7 @@ class FeedRegistry:
         return items
 
 
-def _feed_from(id_: str, doc: str | None, meta: Mapping | None) -> Feed:
-    meta = meta or {}
-    state = json.loads(doc or "{}")
-    values = {k: meta[k] for k in _META if k in meta}
-    return Feed(id=id_, seen=tuple(state.get("seen", ())), pending=dict(state.get("pending", {})), **values)
+def _feed_from(record: Record) -> Feed:
+    state = json.loads(record.text or "{}")
+    values = {k: record.fields[k] for k in _META if k in record.fields}
+    return Feed(id=record.id, seen=tuple(state.get("seen", ())), pending=dict(state.get("pending", {})), **values)

@@ -7,7 +7,7 @@ once with ``socket.getaddrinfo`` and *every* address it gives is checked with ``
 IPv4 address...). The request then goes to the checked IP itself -- the URL carries the IP,
 the Host header and TLS SNI/certificate check carry the name -- so a second DNS answer can
 never redirect the connection (no DNS-rebinding window). Bodies are streamed and cut at
-``max_bytes``; a total deadline bounds the whole fetch. Failures raise ``FetchError`` whose
+``max_bytes``; a total deadline bounds the whole fetch. Failures raise ``FetchFailed`` whose
 ``reason`` is one sentence for a server admin, never raw exception text.
 """
 
@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from .errors import FetchFailed
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 DEFAULT_ACCEPT = (
@@ -33,14 +35,6 @@ DEFAULT_ACCEPT = (
 REDIRECTS = {301, 302, 303, 307, 308}
 PRIVATE_REASON = "That address points inside a private network, so it was not fetched."
 TIMEOUT_REASON = "The site took too long to answer."
-
-
-class FetchError(Exception):
-    """A fetch was refused or failed; ``reason`` is one sentence an admin understands."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -100,12 +94,12 @@ def _literal_ip(host: str) -> IPAddress | None:
         try:
             return ipaddress.IPv6Address(host.split("%", 1)[0])
         except ValueError as exc:
-            raise FetchError("That is not a valid web address.") from exc
+            raise FetchFailed("That is not a valid web address.") from exc
     if _NUMERIC_HOST.match(host):
         try:
             return ipaddress.IPv4Address(socket.inet_aton(host.rstrip(".")))
         except OSError as exc:
-            raise FetchError("That is not a valid web address.") from exc
+            raise FetchFailed("That is not a valid web address.") from exc
     return None
 
 
@@ -121,9 +115,9 @@ def resolve(host: str, port: int, timeout: float) -> list[IPAddress]:
     try:
         infos = _resolver_pool.submit(lookup).result(timeout=max(timeout, 0.01))
     except FutureTimeout as exc:
-        raise FetchError(TIMEOUT_REASON) from exc
+        raise FetchFailed(TIMEOUT_REASON) from exc
     except (socket.gaierror, UnicodeError, OSError) as exc:
-        raise FetchError("That site's name could not be found.") from exc
+        raise FetchFailed("That site's name could not be found.") from exc
     addresses: list[IPAddress] = []
     for family, *_rest, sockaddr in infos:
         if family in (socket.AF_INET, socket.AF_INET6):
@@ -131,7 +125,7 @@ def resolve(host: str, port: int, timeout: float) -> list[IPAddress]:
             if ip not in addresses:
                 addresses.append(ip)
     if not addresses:
-        raise FetchError("That site's name could not be found.")
+        raise FetchFailed("That site's name could not be found.")
     return addresses
 
 
@@ -154,19 +148,19 @@ def _normalize_host(name: str) -> str:
 
 
 def check_url(url: str | httpx.URL, allow_hosts: frozenset[str], timeout: float = 10.0) -> Hop:
-    """Validate ``url`` and resolve its host; FetchError unless it may be fetched."""
+    """Validate ``url`` and resolve its host; FetchFailed unless it may be fetched."""
     try:
         parsed = httpx.URL(url)
         raw_host = parsed.raw_host.decode("ascii")
     except (httpx.InvalidURL, TypeError, UnicodeError) as exc:
-        raise FetchError("That is not a valid web address.") from exc
+        raise FetchFailed("That is not a valid web address.") from exc
     if parsed.scheme not in ("http", "https"):
-        raise FetchError("Only http and https addresses are fetched.")
+        raise FetchFailed("Only http and https addresses are fetched.")
     if parsed.userinfo:
-        raise FetchError("Addresses with a user name or password are not fetched.")
+        raise FetchFailed("Addresses with a user name or password are not fetched.")
     host = _normalize_host(raw_host)
     if not host:
-        raise FetchError("That is not a valid web address.")
+        raise FetchFailed("That is not a valid web address.")
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     allowed = {_normalize_host(h) for h in allow_hosts}
     literal = _literal_ip(host)
@@ -174,7 +168,7 @@ def check_url(url: str | httpx.URL, allow_hosts: frozenset[str], timeout: float 
         host = str(literal)
     host_allowed = host in allowed
     if port not in (80, 443) and not host_allowed:
-        raise FetchError(f"Only the standard web ports (80 and 443) are fetched, not port {port}.")
+        raise FetchFailed(f"Only the standard web ports (80 and 443) are fetched, not port {port}.")
     if literal is not None:
         addresses = [literal]
     elif host == "localhost" or host.endswith(".localhost"):
@@ -184,7 +178,7 @@ def check_url(url: str | httpx.URL, allow_hosts: frozenset[str], timeout: float 
     if not host_allowed:
         for ip in addresses:
             if str(ip) not in allowed and not is_public_address(ip):
-                raise FetchError(PRIVATE_REASON)
+                raise FetchFailed(PRIVATE_REASON)
     return Hop(parsed, host, port, addresses[0], literal is not None)
 
 
@@ -227,7 +221,7 @@ def fetch(
     for _hop in range(max_redirects + 1):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise FetchError(TIMEOUT_REASON)
+            raise FetchFailed(TIMEOUT_REASON)
         hop = check_url(current, allow_hosts, remaining)
         first_host = first_host or hop.host
         # The caller's headers (cookies, If-None-Match...) never follow a redirect elsewhere.
@@ -236,7 +230,7 @@ def fetch(
         if isinstance(result, FetchedPage):
             return result
         current = result
-    raise FetchError(f"The address redirected more than {max_redirects} times, so it was not followed.")
+    raise FetchFailed(f"The address redirected more than {max_redirects} times, so it was not followed.")
 
 
 def _request(
@@ -256,17 +250,17 @@ def _request(
                 return _read(asked, str(hop.url), response, accept, max_bytes, deadline)
             location = response.headers.get("location")
             if not location:
-                raise FetchError("The site sent a redirect without saying where to.")
+                raise FetchFailed("The site sent a redirect without saying where to.")
             try:
                 return str(hop.url.join(location))  # relative to the name, not the IP
             except httpx.InvalidURL as exc:
-                raise FetchError("The site redirected to an invalid address.") from exc
+                raise FetchFailed("The site redirected to an invalid address.") from exc
         finally:
             response.close()
     except httpx.TimeoutException as exc:
-        raise FetchError(TIMEOUT_REASON) from exc
+        raise FetchFailed(TIMEOUT_REASON) from exc
     except httpx.HTTPError as exc:
-        raise FetchError(_network_reason(exc)) from exc
+        raise FetchFailed(_network_reason(exc)) from exc
     finally:
         if transport is None:  # an injected transport belongs to the caller
             client.close()
@@ -289,7 +283,7 @@ def _read(
 ) -> FetchedPage:
     status = response.status_code
     if status >= 400:
-        raise FetchError(f"The site answered with error {status} ({response.reason_phrase or 'no reason given'}).")
+        raise FetchFailed(f"The site answered with error {status} ({response.reason_phrase or 'no reason given'}).")
     headers = {k.lower(): v for k, v in response.headers.items()}
     media, _, params = headers.get("content-type", "").partition(";")
     media = media.strip().lower()
@@ -301,22 +295,22 @@ def _read(
     if status == 304:  # a conditional request (If-None-Match) said nothing changed
         return FetchedPage(asked, final, status, media, charset, b"", headers)
     if status >= 300:
-        raise FetchError(f"The site answered with status {status}, which is not a page.")
+        raise FetchFailed(f"The site answered with status {status}, which is not a page.")
     if media not in accept:
         kind = media or "an unnamed type"
-        raise FetchError(f"The site sent {kind}, which is not a kind of document that is loaded.")
+        raise FetchFailed(f"The site sent {kind}, which is not a kind of document that is loaded.")
     limit = f"{max_bytes / 1_000_000:g} MB"
     length = headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes:
-        raise FetchError(f"The file is larger than the {limit} limit.")
+        raise FetchFailed(f"The file is larger than the {limit} limit.")
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():
         size += len(chunk)
         if size > max_bytes:
-            raise FetchError(f"The file is larger than the {limit} limit.")
+            raise FetchFailed(f"The file is larger than the {limit} limit.")
         if time.monotonic() > deadline:
-            raise FetchError(TIMEOUT_REASON)
+            raise FetchFailed(TIMEOUT_REASON)
         chunks.append(chunk)
     return FetchedPage(asked, final, status, media, charset, b"".join(chunks), headers)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .answering import citation, not_stated
+from .errors import ModelFailure
 from .models import Answer, Citation, Passage, Span
 from .quotes import NormalisedText, locate
 
@@ -45,14 +46,6 @@ class LLMConfig:
     json_mode: bool = True
     temperature: float = 0.1
     max_tokens: int = 600
-
-
-class ModelFailure(Exception):
-    """The model gave nothing usable; `note` says so in a few words for the user."""
-
-    def __init__(self, note: str):
-        super().__init__(note)
-        self.note = note
 
 
 def render_passages(passages: Sequence[Passage]) -> str:

@@ -8,12 +8,16 @@ import re
 import unicodedata
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from .cleaning import clean_pasted, normalise_body
-from .errors import InputError
+from .errors import ExtractionError, InputError
 from .models import GLOBAL_SCOPE, Article
+
+if TYPE_CHECKING:
+    from .extraction import ExtractedArticle
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
@@ -100,7 +104,7 @@ def decode_text(data: bytes, name: str = "file") -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
-    from .extraction import ExtractionError, decode_bytes
+    from .extraction import decode_bytes
 
     # The web's decoder: a Latin-1 / cp1252 file with one "£" is read as such, not as a CJK
     # codec a detector guesses from so few high bytes.
@@ -149,13 +153,9 @@ def parse_plain(text: str, *, origin: str, scope: str, **overrides: object) -> A
     return build_article(title=title, text=body, scope=scope, origin=origin, **fields)
 
 
-def parse_html(data: bytes | str, *, origin: str, scope: str, url: str = "") -> Article:
-    from .extraction import ExtractionError, extract_html
-
-    try:
-        ext = extract_html(data, url=url)
-    except ExtractionError as exc:
-        raise InputError(f"{origin}: {exc.reason}") from exc
+def from_extracted(ext: ExtractedArticle, *, origin: str, scope: str, url: str = "") -> Article:
+    """The article for what was extracted from a page or PDF (the one page-to-article mapping,
+    for files and fetched pages alike); `url` is where it came from when the page names none."""
     return build_article(
         title=ext.title, text=normalise_body(ext.text), scope=scope, origin=origin,
         source=ext.source, author=ext.author, published=ext.published, updated=ext.updated,
@@ -163,17 +163,24 @@ def parse_html(data: bytes | str, *, origin: str, scope: str, url: str = "") -> 
     )
 
 
+def parse_html(data: bytes | str, *, origin: str, scope: str, url: str = "") -> Article:
+    from .extraction import extract_html
+
+    try:
+        ext = extract_html(data, url=url)
+    except ExtractionError as exc:
+        raise InputError(f"{origin}: {exc.reason}") from exc
+    return from_extracted(ext, origin=origin, scope=scope, url=url)
+
+
 def parse_pdf(data: bytes, *, origin: str, scope: str) -> Article:
-    from .extraction import ExtractionError, extract_pdf
+    from .extraction import extract_pdf
 
     try:
         ext = extract_pdf(data)
     except ExtractionError as exc:
         raise InputError(f"{origin}: {exc.reason}") from exc
-    return build_article(
-        title=ext.title, text=normalise_body(ext.text), scope=scope, origin=origin,
-        source=ext.source, author=ext.author, published=ext.published, language=ext.language or "en",
-    )
+    return from_extracted(ext, origin=origin, scope=scope)
 
 
 def parse_bytes(data: bytes, *, name: str, scope: str = GLOBAL_SCOPE, origin: str = "", **overrides: object) -> Article:

@@ -6,15 +6,19 @@ question in one Discord server never sees another server's articles.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .embeddings import Embedder
+from .errors import FilterError
 from .lexical import LexicalIndex
 from .models import GLOBAL_SCOPE, Article, Passage
+from .question import Question
 from .store import ArticleStore, StoredChunk, date_number
+from .support import Support
 
 # Reciprocal rank fusion, weighted. On the BBC dev questions (2,225 articles) BM25 alone finds
 # the right article first 93% of the time and MiniLM chunk vectors 80%; equal weights (k=60)
@@ -27,7 +31,16 @@ RRF_WEIGHTS = {"dense": 0.3, "lexical": 1.0}
 class SearchFilter:
     scopes: tuple[str, ...] = (GLOBAL_SCOPE,)
     since: str = ""  # ISO date: only articles published on or after it
-    outlet: str = ""  # case-insensitive outlet name
+    outlet: str = ""  # outlet name as stored (`parse` finds its stored spelling)
+
+    @classmethod
+    def parse(cls, *, scopes: Sequence[str] = (GLOBAL_SCOPE,), since: str | None = None, outlet: str | None = None,
+              known_outlets: Iterable[str] = ()) -> SearchFilter:
+        """A filter from what a person typed, checked: `since` must be a date written YYYY-MM-DD
+        and `outlet` one of `known_outlets` whatever its case (it is kept as stored, since
+        Chroma's own filter is case-sensitive). Empty options filter nothing. Raises
+        `FilterError` naming the bad option. The CLI and Discord both build filters here."""
+        return cls(scopes=tuple(scopes), since=parse_since(since), outlet=match_outlet(outlet, known_outlets))
 
     def chroma_where(self) -> dict:
         clauses: list[dict] = [{"scope": {"$in": list(self.scopes)}}]
@@ -59,6 +72,40 @@ class SearchFilter:
             cache.clear()
         cache[self] = m
         return m
+
+
+def parse_since(value: str | None) -> str:
+    """An ISO date (YYYY-MM-DD) from what was typed, "" for nothing; FilterError otherwise."""
+    text = (value or "").strip()
+    if not text:
+        return ""
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise FilterError(f"“{text[:40]}” is not a date: write it YYYY-MM-DD, e.g. 2025-01-31.", option="since") from None
+
+
+def match_outlet(value: str | None, known: Iterable[str]) -> str:
+    """The stored spelling of the outlet named `value` (any case), "" for nothing; FilterError
+    when no article is from it."""
+    name = " ".join((value or "").split())
+    if not name:
+        return ""
+    spelled = {o.casefold(): o for o in known if o}
+    if name.casefold() not in spelled:
+        raise FilterError(f"No loaded article is from “{name[:80]}”; leave the outlet empty or pick a loaded one.", option="outlet")
+    return spelled[name.casefold()]
+
+
+@dataclass
+class Retrieved:
+    """What retrieval found for a question: passages best first, and their sentences' support."""
+
+    passages: list[Passage]
+    supports: list[Support] = field(default_factory=list)
+    question: Question | None = None  # the question taken apart (knowledge/question.py)
+    # a question asking several things: each part with its own supports (empty for one ask)
+    parts: list[tuple[Question, list[Support]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from .chunking import chunk_members
 from .embeddings import pack, unpack
 from .errors import NotFoundError, StoreError
 from .models import Article, Chunk, Span
+
+if TYPE_CHECKING:
+    import chromadb
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,49 @@ def _chunk_from(id_: str, doc: str, meta: dict) -> StoredChunk:
         spans.append(Span(base + int(a), base + int(b)))
     chunk = Chunk(article_id=str(meta["article_id"]), index=int(meta["index"]), start=base, end=int(meta["end"]), text=doc)
     return StoredChunk(chunk=chunk, version=str(meta["version"]), sentences=tuple(spans))
+
+
+RecordValue = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class Record:
+    """One small record: an id, a text (e.g. JSON) and flat fields."""
+
+    id: str
+    text: str
+    fields: Mapping[str, RecordValue]
+
+
+class RecordTable:
+    """Small records kept beside the articles, through the store's API rather than raw Chroma
+    calls. Chroma keeps a vector with every record; these are never searched by meaning, so each
+    gets the same one-number placeholder, here and nowhere else."""
+
+    _NO_VECTOR = (1.0,)
+
+    def __init__(self, collection: chromadb.Collection):
+        self._col = collection
+
+    def all(self) -> list[Record]:
+        got = self._col.get(include=["documents", "metadatas"])
+        return [Record(i, d or "", dict(m or {})) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
+
+    def get(self, id_: str) -> Record | None:
+        got = self._col.get(ids=[id_], include=["documents", "metadatas"])
+        if not got["ids"]:
+            return None
+        return Record(id_, got["documents"][0] or "", dict(got["metadatas"][0] or {}))
+
+    def has(self, id_: str) -> bool:
+        return bool(self._col.get(ids=[id_], include=[])["ids"])
+
+    def put(self, record: Record) -> None:
+        self._col.upsert(ids=[record.id], documents=[record.text], metadatas=[dict(record.fields)],
+                         embeddings=[list(self._NO_VECTOR)])
+
+    def delete(self, id_: str) -> None:
+        self._col.delete(ids=[id_])
 
 
 class ArticleStore:
@@ -130,11 +177,11 @@ class ArticleStore:
             raise StoreError(f"Cannot reach the Chroma server at {host}:{port} ({exc.__class__.__name__}). Is `chroma run` up, and are CHROMA_HOST / CHROMA_PORT right?") from exc
         return cls(client, model_name, where=f"{host}:{port}", **kw)
 
-    def records(self, name: str):
-        """A Chroma collection for small records beside the articles (e.g. feed subscriptions),
-        in the same embedded folder or server; records carry a dummy 1-d embedding."""
+    def records(self, name: str) -> RecordTable:
+        """A table of small records beside the articles (e.g. feed subscriptions), in the same
+        embedded folder or server."""
         try:
-            return self._client.get_or_create_collection(name, embedding_function=None)
+            return RecordTable(self._client.get_or_create_collection(name, embedding_function=None))
         except Exception as exc:
             raise StoreError(f"Cannot open the {name} records in the article store ({exc.__class__.__name__}).") from exc
 

@@ -8,11 +8,10 @@ Dates come from the document (its markup, JSON-LD or PDF metadata), never from t
 
 from __future__ import annotations
 
-from .cleaning import normalise_body
 from .errors import FetchFailed, InputError
 from .extraction import ExtractionError, decode_bytes, extract_html, extract_pdf
-from .fetching import FetchedPage, FetchError, fetch
-from .loading import build_article, parse_plain
+from .fetching import FetchedPage, fetch
+from .loading import from_extracted, parse_plain
 from .models import GLOBAL_SCOPE, Article
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -28,11 +27,8 @@ def fetch_page(
     accept: tuple[str, ...] = ARTICLE_TYPES,
     extra_headers: dict[str, str] | None = None,
 ) -> FetchedPage:
-    """`fetching.fetch` with its `FetchError` turned into `FetchFailed`."""
-    try:
-        return fetch(url, allow_hosts=allow_hosts, timeout=timeout, max_bytes=max_bytes, accept=accept, extra_headers=extra_headers)
-    except FetchError as exc:
-        raise FetchFailed(exc.reason) from exc
+    """`fetching.fetch` (raises `FetchFailed`)."""
+    return fetch(url, allow_hosts=allow_hosts, timeout=timeout, max_bytes=max_bytes, accept=accept, extra_headers=extra_headers)
 
 
 def load_url(
@@ -63,10 +59,6 @@ def article_from_page(page: FetchedPage, *, scope: str = GLOBAL_SCOPE) -> Articl
             return parse_plain(text, origin=page.url, scope=scope, url=page.final_url)
         else:
             raise FetchFailed(f"The site sent {page.content_type or 'an unnamed type'}, which is not an article page.")
-        return build_article(
-            title=ext.title, text=normalise_body(ext.text), scope=scope, origin=page.url,
-            source=ext.source, author=ext.author, published=ext.published, updated=ext.updated,
-            url=ext.url or page.final_url, language=ext.language or "en",
-        )
+        return from_extracted(ext, origin=page.url, scope=scope, url=page.final_url)
     except (ExtractionError, InputError) as exc:
         raise FetchFailed(exc.reason) from exc

@@ -102,7 +102,7 @@ async def test_delay_longer_than_timeout_raises_quickly(openai_standin: OpenAISt
             await client.chat.completions.create(model="m", messages=MESSAGES)
         elapsed = time.monotonic() - started
 
-    assert 0.4 < elapsed < 3.0
+    assert 0.4 < elapsed < 15  # the reply would come after 30 s
     assert len(openai_standin.requests) == 1
 
 
@@ -240,7 +240,7 @@ def test_stop_releases_port_and_wakes_delayed_answers() -> None:
         llm.stop()
         worker.join(timeout=10)
     assert not worker.is_alive()
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 9  # the join gives up at 10 s
     assert errors and isinstance(errors[0], openai.APIConnectionError)
 
 
@@ -249,7 +249,7 @@ def test_stop_releases_port_and_wakes_delayed_answers() -> None:
 
 @pytest.mark.server
 async def test_llama_server_chat_completion(llama_server: LlamaServer) -> None:
-    async with AsyncOpenAI(base_url=llama_server.base_url, api_key="unused", timeout=60) as client:
+    async with AsyncOpenAI(base_url=llama_server.base_url, api_key="unused", timeout=300) as client:
         started = time.perf_counter()
         resp = await client.chat.completions.create(
             model=llama_server.model,
@@ -272,7 +272,7 @@ async def test_llama_server_chat_completion(llama_server: LlamaServer) -> None:
 
 @pytest.mark.server
 async def test_llama_server_streaming(llama_server: LlamaServer) -> None:
-    async with AsyncOpenAI(base_url=llama_server.base_url, api_key="unused", timeout=60) as client:
+    async with AsyncOpenAI(base_url=llama_server.base_url, api_key="unused", timeout=300) as client:
         stream = await client.chat.completions.create(
             model=llama_server.model,
             messages=[{"role": "user", "content": "Write one sentence about the sea."}],

@@ -18,11 +18,6 @@ log = logging.getLogger(__name__)
 
 VIEW_TIMEOUT = 600
 PAGE_SIZE = 10
-STATUS_TEXT = {
-    "new": "New: it will be added to this server.",
-    "update": "Revised: it will replace the stored version.",
-    "unchanged": "Already loaded, unchanged: nothing will change.",
-}
 
 
 def opening(text: str, limit: int) -> str:
@@ -48,9 +43,10 @@ def article_embed(article: Article, *, opening_chars: int = 1500) -> discord.Emb
 
 
 def preview_embed(article: Article, status: str) -> discord.Embed:
+    """The article as it will be stored, with `status`: what Confirm will do (one sentence)."""
     embed = article_embed(article, opening_chars=600)
     embed.title = shorten(f"Preview: {article.title}", TITLE)
-    embed.add_field(name="Status", value=STATUS_TEXT[status], inline=False)
+    embed.add_field(name="Status", value=shorten(status, FIELD_VALUE), inline=False)
     embed.set_footer(text="Nothing is stored until you press Add it.")
     return embed
 

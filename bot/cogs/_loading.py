@@ -1,64 +1,78 @@
 """Turning what an admin gives (`url:`, `file:`, `text:` or the form) into an `Article` for the
-server, off the event loop. Nothing is stored here: the caller previews first."""
+server, off the event loop, through the core's one way in (`KnowledgeBase.read`), and saying
+what storing it will do (`KnowledgeBase.plan`) and did (`KnowledgeBase.ingest`). Nothing is
+stored here: the caller previews first."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import NoReturn
 
 import discord
 
-from knowledge import Article, InputError, KnowledgeBase, NotFoundError
-from knowledge.loading import parse_bytes, parse_plain
+from knowledge import Article, IngestResult, IngestStatus, InputError, KnowledgeBase, Pasted, Upload
 
 from ..errors import UserFacingError
+from ..rendering import shorten
 
 log = logging.getLogger(__name__)
 
 
-async def from_url(url: str, *, scope: str, settings) -> Article:
-    url = url.strip()
-    if not url.startswith(("http://", "https://")):
-        raise InputError("That does not look like a link: it should start with http:// or https://.")
-    try:
-        from knowledge.web import load_url  # written separately; absent in early versions
-    except ImportError:
-        raise UserFacingError("Loading from a link is not available yet: upload the file or paste the text instead.") from None
-    return await asyncio.to_thread(
-        load_url, url, scope=scope, allow_hosts=frozenset(settings.fetch_allow_hosts),
-        timeout=settings.fetch_timeout, max_bytes=settings.fetch_max_bytes,
-    )
+async def from_url(kb: KnowledgeBase, url: str, *, scope: str) -> Article:
+    return await asyncio.to_thread(kb.read, url.strip(), scope)
 
 
-async def from_attachment(attachment: discord.Attachment, *, scope: str, settings) -> Article:
-    limit = settings.fetch_max_bytes
-    if attachment.size > limit:
+async def from_attachment(kb: KnowledgeBase, attachment: discord.Attachment, *, scope: str) -> Article:
+    limit = kb.config.fetch.max_bytes
+    if attachment.size > limit:  # refused before it is downloaded; `read` checks the bytes again
         raise InputError(f"{attachment.filename} is {attachment.size / 1e6:.1f} MB; files up to {limit / 1e6:.1f} MB are accepted.")
     try:
         data = await attachment.read()
     except discord.HTTPException as exc:
         log.warning("could not download attachment %s: %s", attachment.id, exc.status)
         raise UserFacingError("I could not download that file from Discord; please try again.") from exc
-    return await asyncio.to_thread(parse_bytes, data, name=attachment.filename, scope=scope, origin=f"upload:{attachment.filename}")
+    return await asyncio.to_thread(kb.read, Upload(attachment.filename, data), scope)
 
 
-async def from_text(text: str, *, scope: str, title: str = "", source: str = "", published: str = "") -> Article:
+async def from_text(kb: KnowledgeBase, text: str, *, scope: str, title: str = "", source: str = "", published: str = "") -> Article:
     """Pasted text; without `title` its first short line is the headline."""
-    if title.strip():
-        # parse_plain takes the first paragraph as the headline even when a title is given, and
-        # drops it from the body; put the title there so the whole text is kept.
-        text = f"{title.strip()}\n\n{text}"
-    return await asyncio.to_thread(parse_plain, text, origin="pasted", scope=scope, title=title, source=source, published=published)
+    return await asyncio.to_thread(kb.read, Pasted(text, title=title, source=source, published=published), scope)
 
 
-async def status_of(kb: KnowledgeBase, article: Article) -> str:
-    """"new", "update" or "unchanged": what storing `article` would do."""
+def _never(status: NoReturn) -> NoReturn:
+    raise AssertionError(f"unhandled ingest status {status!r}")
 
-    def work() -> str:
-        try:
-            stored = kb.get(article.id)
-        except NotFoundError:
-            return "new"
-        return "unchanged" if stored.version == article.version and stored.scope == article.scope else "update"
 
-    return await asyncio.to_thread(work)
+def preview_text(plan: IngestResult) -> str:
+    """What Confirm will do, from `kb.plan`."""
+    match plan.status:
+        case IngestStatus.LOADED:
+            return "New: it will be added to this server."
+        case IngestStatus.UPDATED:
+            return "Revised: it will replace the stored version."
+        case IngestStatus.UNCHANGED:
+            return "Already loaded, unchanged: nothing will change."
+        case IngestStatus.DUPLICATE:
+            twin = f"Duplicate of “{shorten(plan.article.title, 150)}”, already loaded: no copy will be stored"
+            if plan.added_outlet:
+                return f"{twin}; {shorten(plan.added_outlet, 80)} will be added to its outlets."
+            return f"{twin}, and nothing will change."
+    _never(plan.status)
+
+
+def done_text(result: IngestResult, given: Article) -> str:
+    """What Confirm did, from `kb.ingest`."""
+    match result.status:
+        case IngestStatus.LOADED:
+            return f"Added “{shorten(given.title, 200)}” ({given.word_count:,} words). Ask about it with `/ask`."
+        case IngestStatus.UPDATED:
+            return f"Updated “{shorten(given.title, 200)}” ({given.word_count:,} words)."
+        case IngestStatus.UNCHANGED:
+            return f"“{shorten(given.title, 200)}” was already loaded; nothing changed."
+        case IngestStatus.DUPLICATE:
+            twin = f"“{shorten(result.article.title, 200)}” was already loaded"
+            if result.added_outlet:
+                return f"{twin} (the same story); {shorten(result.added_outlet, 80)} was added to its outlets."
+            return f"{twin} (the same story); nothing changed."
+    _never(result.status)

@@ -5,7 +5,8 @@ another server; the shipped articles are visible everywhere and can only be remo
 operator (command line). Changing articles needs Manage Server or a role/user named in settings:
 the group is hidden from others by `default_permissions`, and each change is checked again here.
 Adding always shows a preview with Confirm/Cancel before anything is stored. `/articles feeds`
-follows RSS/Atom feeds for the server (polled by the Feeds cog), when `knowledge.feeds` exists.
+follows RSS/Atom feeds for the server through the core's `KnowledgeBase.feeds` (the Feeds cog
+polls them).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from knowledge import Article, InputError, NotFoundError
 
 from ..asking import scopes_for
 from ..checks import article_admin
-from ..errors import NO_MENTIONS, UserFacingError
+from ..errors import NO_MENTIONS
 from ..rendering import DESCRIPTION, shorten
 from . import _loading
 from ._article_ui import (
@@ -37,14 +38,9 @@ from ._article_ui import (
 
 if TYPE_CHECKING:
     from ..discord_app import NewsBot
-    from .feeds import Feeds
 
 log = logging.getLogger(__name__)
 
-FEEDS_UNAVAILABLE = "Feeds are not available yet."
-DONE_TEXT = {"loaded": "Added “{t}” ({w:,} words). Ask about it with `/ask`.",
-             "updated": "Updated “{t}” ({w:,} words).",
-             "unchanged": "“{t}” was already loaded; nothing changed."}
 
 
 class Articles(commands.Cog):
@@ -78,28 +74,28 @@ class Articles(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         scope = str(interaction.guild_id)
         if url:
-            article = await _loading.from_url(url, scope=scope, settings=self.bot.settings)
+            article = await _loading.from_url(self.kb, url, scope=scope)
         elif file:
-            article = await _loading.from_attachment(file, scope=scope, settings=self.bot.settings)
+            article = await _loading.from_attachment(self.kb, file, scope=scope)
         else:
-            article = await _loading.from_text(text or "", scope=scope)
+            article = await _loading.from_text(self.kb, text or "", scope=scope)
         await self._preview(interaction, article)
 
     async def _submit_form(self, interaction: discord.Interaction, values: dict[str, str]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        article = await _loading.from_text(values.pop("text"), scope=str(interaction.guild_id), **values)
+        article = await _loading.from_text(self.kb, values.pop("text"), scope=str(interaction.guild_id), **values)
         await self._preview(interaction, article)
 
     async def _preview(self, interaction: discord.Interaction, article: Article) -> None:
-        status = await _loading.status_of(self.kb, article)
+        plan = await asyncio.to_thread(self.kb.plan, article)  # ingest's own decision, nothing written
 
         async def store() -> str:
             result = await asyncio.to_thread(self.kb.ingest, article)
-            log.info("%s article %s in guild %s by user %s", result.status, article.id, interaction.guild_id, interaction.user.id)
-            return DONE_TEXT[result.status].format(t=shorten(article.title, 200), w=article.word_count)
+            log.info("%s article %s in guild %s by user %s", result.status, result.article.id, interaction.guild_id, interaction.user.id)
+            return _loading.done_text(result, article)
 
         view = ConfirmView(interaction.user.id, store, confirm_label="Add it", cancelled="Cancelled: nothing was stored.")
-        view.message = await interaction.followup.send(embed=preview_embed(article, status), view=view, ephemeral=True,
+        view.message = await interaction.followup.send(embed=preview_embed(article, _loading.preview_text(plan)), view=view, ephemeral=True,
                                                        allowed_mentions=NO_MENTIONS, wait=True)
 
     # -- reading -----------------------------------------------------------------------------
@@ -192,7 +188,8 @@ class Articles(commands.Cog):
     @article_admin()
     async def feeds_add(self, interaction: discord.Interaction, url: str) -> None:
         """Follow a news feed: its new articles are added to this server."""
-        feed = await self._feeds().follow(url, str(interaction.guild_id))
+        feed = await asyncio.to_thread(self.kb.feeds.add, url, str(interaction.guild_id))
+        self.bot.dispatch("feed_followed", feed)  # the poller reads it now
         minutes = self.bot.settings.feed_poll_minutes
         await interaction.response.send_message(
             f"Following <{feed.url}> (id `{feed.id}`). Its articles are being loaded now, then every {minutes} minutes.",
@@ -202,7 +199,7 @@ class Articles(commands.Cog):
     @article_admin()
     async def feeds_list(self, interaction: discord.Interaction) -> None:
         """List the feeds this server follows, with when each was last read."""
-        followed = await self._feeds().followed(str(interaction.guild_id))
+        followed = await asyncio.to_thread(self.kb.feeds.list, str(interaction.guild_id))
         lines = [f"**{shorten(f.title or f.url, 120)}** · `{f.id}`\n<{f.url}> · "
                  + (f"read <t:{int(f.last_polled)}:R>" if f.last_polled else "not read yet")
                  + (f" · failing: {shorten(f.last_error, 120)}" if f.failures else "") for f in followed]
@@ -215,21 +212,15 @@ class Articles(commands.Cog):
     @article_admin()
     async def feeds_remove(self, interaction: discord.Interaction, feed: str) -> None:
         """Stop following a feed (the articles it brought stay)."""
-        gone = await self._feeds().unfollow(feed, str(interaction.guild_id))
+        gone = await asyncio.to_thread(self.kb.feeds.remove, feed, str(interaction.guild_id))
         await interaction.response.send_message(f"Stopped following <{gone.url}>.", ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @feeds_remove.autocomplete("feed")
     async def feed_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        followed = await self._feeds().followed(str(interaction.guild_id))
+        followed = await asyncio.to_thread(self.kb.feeds.list, str(interaction.guild_id))
         needle = current.strip().lower()
         return [app_commands.Choice(name=shorten(f.title or f.url, 100), value=f.id)
                 for f in followed if needle in (f.title or "").lower() or needle in f.url.lower()][:25]
-
-    def _feeds(self) -> Feeds:
-        cog = self.bot.get_cog("Feeds")
-        if cog is None:
-            raise UserFacingError(FEEDS_UNAVAILABLE)
-        return cog  # type: ignore[return-value]
 
 
 async def setup(bot: NewsBot) -> None:

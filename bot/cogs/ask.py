@@ -62,7 +62,7 @@ class Ask(commands.Cog):
         async with self.asker.turn(interaction.user.id):
             await interaction.response.defer(thinking=True)
             interaction.extras["public_thinking"] = True  # an error now must remove "thinking…"
-            answer = await self.asker.answer(question, flt)
+            answer = await self.bot.kb.ask(question, flt, executor=self.asker.executor)
         embeds, view = await self._prepare(answer, question, guild_id=interaction.guild_id,
                                            channel_id=interaction.channel_id, user_id=interaction.user.id)
         await interaction.followup.send(embeds=embeds, view=view, allowed_mentions=NO_MENTIONS, wait=True)
@@ -95,7 +95,8 @@ class Ask(commands.Cog):
         async with self.asker.turn(message.author.id):
             history = await self.conversations.history(message)
             async with message.channel.typing():
-                answer = await self.asker.answer(question, SearchFilter(scopes=scopes_for(guild_id)), history=history)
+                answer = await self.bot.kb.ask(question, SearchFilter(scopes=scopes_for(guild_id)), history=history,
+                                               executor=self.asker.executor)
         embeds, view = await self._prepare(answer, question, guild_id=guild_id, channel_id=message.channel.id, user_id=message.author.id)
         await message.reply(embeds=embeds, view=view, mention_author=False, allowed_mentions=NO_MENTIONS)
         log.info("answered a message in channel %s (%s, %d turns before)", message.channel.id, answer.mode, len(history))

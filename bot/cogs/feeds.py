@@ -1,10 +1,10 @@
-"""Feeds: the servers' followed RSS/Atom feeds, polled in the background.
+"""Feeds: polling the servers' followed RSS/Atom feeds in the background.
 
-Every `FEED_POLL_MINUTES` (and right after a feed is added) the due feeds are polled through
-`knowledge.feeds.FeedRegistry.poll_due` in a worker thread; new items are loaded into the scope of
-the server that follows the feed. The `/articles feeds …` commands (in the Articles cog) call
-`follow`, `followed` and `unfollow` here. Without `knowledge.feeds` this cog is not loaded and
-those commands say feeds are not available yet.
+The feeds themselves belong to the core (`KnowledgeBase.feeds`): the `/articles feeds …` commands
+(in the Articles cog) follow, list and unfollow through it. This cog only polls: every
+`FEED_POLL_MINUTES`, and at once when a feed is followed (the `feed_followed` event the Articles
+cog dispatches), `KnowledgeBase.poll_feeds` runs in a worker thread and loads new items into the
+scope of the server that follows the feed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from discord.ext import commands
 
 if TYPE_CHECKING:
-    from knowledge.feeds import Feed, FeedPoll, FeedRegistry
+    from knowledge.feeds import Feed, FeedPoll
 
     from ..discord_app import NewsBot
 
@@ -25,11 +25,10 @@ log = logging.getLogger(__name__)
 
 
 class Feeds(commands.Cog):
-    """Follows feeds per server and polls them."""
+    """Polls the followed feeds."""
 
-    def __init__(self, bot: NewsBot, registry: FeedRegistry):
+    def __init__(self, bot: NewsBot):
         self.bot = bot
-        self.registry = registry
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -42,27 +41,13 @@ class Feeds(commands.Cog):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    # -- the subscriptions -----------------------------------------------------------------
-
-    async def follow(self, url: str, scope: str) -> Feed:
-        feed = await asyncio.to_thread(self.registry.add, url, scope)
+    @commands.Cog.listener()
+    async def on_feed_followed(self, feed: Feed) -> None:
         self._wake.set()  # a new feed is due at once: poll it now, not in FEED_POLL_MINUTES
-        return feed
-
-    async def followed(self, scope: str) -> list[Feed]:
-        return await asyncio.to_thread(self.registry.list, scope)
-
-    async def unfollow(self, url_or_id: str, scope: str) -> Feed:
-        return await asyncio.to_thread(self.registry.remove, url_or_id, scope)
-
-    # -- polling ---------------------------------------------------------------------------
 
     async def poll_now(self) -> list[FeedPoll]:
-        s = self.bot.settings
-        return await asyncio.to_thread(
-            self.registry.poll_due, self.bot.kb, allow_hosts=frozenset(s.fetch_allow_hosts), timeout=s.fetch_timeout,
-            max_bytes=s.fetch_max_bytes, interval=s.feed_poll_minutes * 60.0,
-        )
+        interval = self.bot.settings.feed_poll_minutes * 60.0
+        return await asyncio.to_thread(self.bot.kb.poll_feeds, interval=interval)
 
     async def _poll_forever(self) -> None:
         await self.bot.wait_until_ready()
@@ -81,10 +66,5 @@ class Feeds(commands.Cog):
 
 
 async def setup(bot: NewsBot) -> None:
-    try:
-        from knowledge.feeds import FeedRegistry
-    except ImportError:
-        log.info("knowledge.feeds is not installed: the /articles feeds commands will say so")
-        return
-    registry = await asyncio.to_thread(FeedRegistry, bot.kb.store, max_per_scope=bot.settings.max_feeds_per_server)
-    await bot.add_cog(Feeds(bot, registry))
+    await asyncio.to_thread(lambda: bot.kb.feeds)  # open the feed records off the event loop
+    await bot.add_cog(Feeds(bot))

@@ -17,13 +17,13 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from bot.discord_app import NewsBot, make_bot
 from bot.settings import Settings
-from knowledge import CoreConfig, KnowledgeBase
+from knowledge import CoreConfig, FetchPolicy, KnowledgeBase
 from knowledge.llm import LLMConfig
 from tests.bot.discord_standin import (
     CALLBACK,
@@ -84,6 +84,12 @@ def llm_kb(shared: KnowledgeBase, base_url: str, *, timeout: float = 5.0, max_re
     """A knowledge base over the same store whose answers come from the model at `base_url`."""
     llm = LLMConfig(model="standin-model", api_key="test", base_url=base_url, timeout=timeout, max_retries=max_retries)
     config = CoreConfig(chroma_path=shared.config.chroma_path, llm=llm)
+    return KnowledgeBase(config, store=shared.store, embedder=shared.embedder)
+
+
+def loopback_kb(shared: KnowledgeBase) -> KnowledgeBase:
+    """A knowledge base over the same store that may fetch from 127.0.0.1 (the test sites)."""
+    config = replace(shared.config, fetch=FetchPolicy(allow_hosts=frozenset({"127.0.0.1"}), timeout=10))
     return KnowledgeBase(config, store=shared.store, embedder=shared.embedder)
 
 

@@ -8,7 +8,15 @@ import pytest
 from knowledge import NotFoundError
 from knowledge.loading import build_article
 from tests.bot.discord_standin import CALLBACK, EPHEMERAL, WEBHOOK_MESSAGE, RoleSpec
-from tests.bot.harness import custom_ids, eventually, make_guild, opt, running_bot, shared_kb
+from tests.bot.harness import (
+    custom_ids,
+    eventually,
+    loopback_kb,
+    make_guild,
+    opt,
+    running_bot,
+    shared_kb,
+)
 from tests.loopback_site import rss, serve_site
 from tests.newspages import bbc_available, build_page, load_story
 
@@ -57,6 +65,48 @@ async def test_add_file_previews_then_confirm_stores_it_for_this_server_only(h):
     assert stored.scope == str(h.guild.id) and stored.title == "Old Mill bridge to reopen"
     _, answer = await h.ask("How much did the Old Mill bridge repairs cost?")
     assert answer.embeds[0]["fields"][0]["name"].startswith("[1] Old Mill bridge to reopen")
+
+
+async def _preview_then_confirm(h, text: str) -> tuple[str, str]:
+    """/articles add text:…, then Confirm: (the preview's Status field, what Confirm said)."""
+    payload = await h.slash("articles add", [opt("text", text)], user=h.admin)
+    preview = await h.followup(payload)
+    [status] = [f["value"] for f in preview.embeds[0]["fields"] if f["name"] == "Status"]
+    mark = h.mark
+    click = await h.click(custom_ids(preview)[0], int(preview.response["id"]))
+    assert (await h.callback(click)).callback_type == 7
+    return status, (await edited(h, click, mark)).content
+
+
+WIRE = ("Ferry strike ends after talks\n\n"
+        "Ferry crews on the northern routes returned to work on Thursday after union leaders and the operator agreed "
+        "a new pay deal late on Wednesday, ending a strike that had cancelled hundreds of sailings over nine days. "
+        "The operator said timetables would be back to normal by the weekend and that passengers with cancelled "
+        "tickets could claim a full refund online. {extra}\n\nSource: {outlet}\n")
+
+
+async def test_preview_says_exactly_what_confirm_then_does_for_every_status(h):
+    first = WIRE.format(outlet="Harbour Herald", extra="")
+    steps = [
+        (first, "New: it will be added", "Added “Ferry strike ends after talks”"),
+        (first, "Already loaded, unchanged: nothing will change", "was already loaded; nothing changed"),
+        (WIRE.format(outlet="Harbour Herald", extra="Union members will vote on the deal next month."),
+         "Revised: it will replace the stored version", "Updated “Ferry strike ends after talks”"),
+        (WIRE.format(outlet="Coast Courier", extra="Union members will vote on the deal next month."),
+         "Duplicate of “Ferry strike ends after talks”, already loaded: no copy will be stored; Coast Courier will be "
+         "added to its outlets.", "(the same story); Coast Courier was added to its outlets."),
+        (WIRE.format(outlet="Coast Courier", extra="Union members will vote on the deal next month."),
+         "Duplicate of “Ferry strike ends after talks”, already loaded: no copy will be stored, and nothing will change.",
+         "(the same story); nothing changed."),
+    ]
+    for text, previewed, done in steps:
+        status, said = await _preview_then_confirm(h, text)
+        assert status.startswith(previewed), status
+        assert done in said, said
+        assert "Nothing was changed" not in said and "went wrong" not in said
+    [stored] = own_articles(h)  # one story, never a copy
+    assert stored.outlets == ("Harbour Herald", "Coast Courier")
+    assert "vote on the deal" in stored.text
 
 
 async def test_add_by_member_without_manage_server_is_refused_and_stores_nothing(h):
@@ -173,7 +223,7 @@ needs_bbc = pytest.mark.skipif(not bbc_available(), reason="BBC corpus folder is
 async def test_add_url_previews_the_fetched_page(tmp_path, embedder, site):
     story = load_story("tech", 3)
     url = site.put("/news/3", build_page(story).html)
-    async with running_bot(shared_kb(embedder), tmp_path, fetch_allow_hosts="127.0.0.1") as h:
+    async with running_bot(loopback_kb(shared_kb(embedder)), tmp_path) as h:
         payload = await h.slash("articles add", [opt("url", url)], user=h.admin)
         preview = await h.followup(payload)
 
@@ -186,7 +236,7 @@ async def test_followed_feed_loads_its_articles_into_this_server(tmp_path, embed
     stories = [load_story("tech", n) for n in (1, 2)]
     items = [(s.headline, site.put(f"/news/{s.number}", build_page(s).html), f"2005-02-0{i + 1}") for i, s in enumerate(stories)]
     feed_url = site.put("/feed.xml", rss("Tech Wire", items), "application/rss+xml")
-    async with running_bot(shared_kb(embedder), tmp_path, fetch_allow_hosts="127.0.0.1") as h:
+    async with running_bot(loopback_kb(shared_kb(embedder)), tmp_path) as h:
         added = await h.callback(await h.slash("articles feeds add", [opt("url", feed_url)], user=h.admin))
         assert added.flags & EPHEMERAL and added.content.startswith(f"Following <{feed_url}>")
         await eventually(lambda: len(own_articles(h)) == 2, timeout=20, what="the feed's articles")
@@ -200,10 +250,16 @@ async def test_followed_feed_loads_its_articles_into_this_server(tmp_path, embed
     assert "Manage Server" in refused.content
 
 
-async def test_feeds_say_so_when_feeds_are_not_available(h):
-    await h.bot.remove_cog("Feeds")
-    said = await h.callback(await h.slash("articles feeds list", user=h.admin))
-    assert said.content == "Feeds are not available yet." and said.flags & EPHEMERAL
+async def test_feeds_belong_to_the_core_and_work_without_the_poller(h):
+    await h.bot.remove_cog("Feeds")  # no background polling: following still works
+    url = "https://news.example/feed.xml"
+    added = await h.callback(await h.slash("articles feeds add", [opt("url", url)], user=h.admin))
+    listed = await h.callback(await h.slash("articles feeds list", user=h.admin))
+
+    assert added.content.startswith(f"Following <{url}>") and added.flags & EPHEMERAL
+    assert url in listed.embeds[0]["description"]
+    assert [f.url for f in h.kb.feeds.list(str(h.guild.id))] == [url]  # the same registry the CLI uses
+    h.kb.feeds.remove(url, str(h.guild.id))
 
 
 async def test_commands_are_synced_with_admin_default_permissions(h):

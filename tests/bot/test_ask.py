@@ -188,11 +188,11 @@ async def test_question_beyond_the_in_flight_cap_is_told_to_retry(tmp_path, embe
     assert "Guo Jiakun" in done.embeds[0]["description"]
 
 
-async def test_unexpected_error_gets_an_apology_and_a_logged_traceback(h, caplog):
+async def test_unexpected_error_gets_an_apology_and_a_logged_traceback(h, caplog, monkeypatch):
     async def broken(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    h.bot.get_cog("Ask").asker.answer = broken
+    monkeypatch.setattr(h.bot.kb, "ask", broken)
     payload = await h.slash("ask", [opt("question", QUESTION)])
     await h.callback(payload)
     said = await h.followup(payload)

@@ -78,12 +78,22 @@ def test_list_ingest_remove_and_errors(run, tmp_path):
         (["ask", ""], 1, "empty"),
         (["ask", "x" * 1200], 1, "characters long"),
         (["run"], 2, "DISCORD_TOKEN is not set"),
+        (["ask", "--since", "yesterday", Q], 2, "--since: “yesterday” is not a date"),
+        (["ask", "--since", "2025-13-45", Q], 2, "--since: “2025-13-45” is not a date"),
+        (["ask", "--outlet", "No Such Outlet", Q], 2, "--outlet: No loaded article is from"),
     ],
 )
 def test_errors_are_one_line_with_a_non_zero_exit(run, args, code, message):
     out = run(*args)
     assert out.returncode == code
     assert message in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and out.stderr.startswith("error: ")
+
+
+def test_outlet_filter_matches_whatever_the_case(run):
+    out = run("ask", "--json", "--outlet", "XINHUA", "--since", "2025-01-01", Q)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["citations"][0]["source"] == "Xinhua"
 
 
 def test_bad_settings_name_the_variable(run):

@@ -225,7 +225,6 @@ def test_a_load_killed_half_way_is_consistent_and_a_second_run_finishes_it(tmp_p
     for f in _distinct_short_stories(N_ARTICLES):
         shutil.copy(f, folder / f"{f.parent.name}-{f.name}")
     cmd = _command(tmp_path, "ingest", str(folder), "--source", "BBC News")
-    started = time.monotonic()
     delay = random.uniform(0, 0.6)
     shown = _run_until_killed(cmd, env, KILL_AFTER, delay)
 
@@ -242,4 +241,3 @@ def test_a_load_killed_half_way_is_consistent_and_a_second_run_finishes_it(tmp_p
     final = _open(env["CHROMA_PATH"], embedder.name)
     assert len(final.committed()) == N_ARTICLES + 1
     assert _check_consistent(final) == 0
-    assert time.monotonic() - started < 120

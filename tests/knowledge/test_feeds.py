@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge import InputError, LimitError, NotFoundError
+from knowledge import FetchPolicy, InputError, LimitError, NotFoundError
 from knowledge.feeds import DEFAULT_INTERVAL, MAX_ITEM_ATTEMPTS, FeedRegistry, backoff
 from knowledge.store import ArticleStore
 from tests.loopback_site import LOOPBACK, rss
@@ -20,12 +20,15 @@ def _publish(site, n: int) -> tuple[str, str]:
     return story.headline, site.put(f"/news/{n}", build_page(story).html)
 
 
+LOOPBACK_FETCH = FetchPolicy(allow_hosts=LOOPBACK, timeout=10)
+
+
 def _poll(reg, kb, now):
-    return reg.poll_due(kb, now=now, allow_hosts=LOOPBACK, timeout=10)
+    return reg.poll_due(kb, now=now)
 
 
 def test_subscriptions_are_kept_per_scope_in_the_store(make_kb):
-    kb = make_kb()
+    kb = make_kb(fetch=LOOPBACK_FETCH)
     reg = FeedRegistry(kb.store, max_per_scope=2)
     a = reg.add("https://a.example/feed.xml", "111", now=T0)
     reg.add("https://b.example/rss", "111", now=T0 + 1)
@@ -49,7 +52,7 @@ def test_subscriptions_are_kept_per_scope_in_the_store(make_kb):
 
 @pytest.mark.server
 def test_a_feed_that_gains_an_item_loads_only_the_new_one(site, make_kb):
-    kb = make_kb()
+    kb = make_kb(fetch=LOOPBACK_FETCH)
     items = [(*_publish(site, n), f"2005-02-0{n}") for n in (2, 1)]
     feed_url = site.put("/feed.xml", rss("Tech Wire", items), "application/rss+xml", etag='"v1"')
     reg = FeedRegistry(kb.store)
@@ -87,7 +90,7 @@ def test_a_feed_that_gains_an_item_loads_only_the_new_one(site, make_kb):
     ],
 )
 def test_a_broken_feed_is_reported_and_backs_off(site, make_kb, body, ctype, status, needle):
-    kb = make_kb()
+    kb = make_kb(fetch=LOOPBACK_FETCH)
     reg = FeedRegistry(kb.store)
     reg.add(site.put("/feed", body, ctype, status=status), now=T0)
     [p] = _poll(reg, kb, T0)
@@ -102,7 +105,7 @@ def test_a_broken_feed_is_reported_and_backs_off(site, make_kb, body, ctype, sta
 
 @pytest.mark.server
 def test_feedparser_is_never_handed_an_address_to_fetch(site, make_kb):
-    kb = make_kb()
+    kb = make_kb(fetch=LOOPBACK_FETCH)
     secret = site.put("/secret", "top secret")
     reg = FeedRegistry(kb.store)
     reg.add(site.put("/feed", secret, "application/xml"), now=T0)
@@ -112,7 +115,7 @@ def test_feedparser_is_never_handed_an_address_to_fetch(site, make_kb):
 
 @pytest.mark.server
 def test_an_item_whose_page_fails_is_retried_on_later_polls_then_given_up(site, make_kb):
-    kb = make_kb()
+    kb = make_kb(fetch=LOOPBACK_FETCH)
     good = (*_publish(site, 5), "2005-03-01")
     broken = ("Gone", site.url("/news/missing"), "2005-03-02")
     site.put("/feed", rss("Wire", [broken, good]), "application/rss+xml", etag='"x"')

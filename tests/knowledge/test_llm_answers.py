@@ -119,7 +119,7 @@ async def test_a_model_that_times_out_falls_back_quickly(llm_kb, openai_standin)
     openai_standin.script(delay(10, reply("too late")))
     started = time.monotonic()
     answer = await kb.ask(Q)
-    assert time.monotonic() - started < 6
+    assert time.monotonic() - started < 9  # the reply would come after 10 s
     assert answer.mode == "extractive" and "too long" in answer.note and answer.answerable
 
 
@@ -132,7 +132,7 @@ def test_parse_reply_tolerates_fences_and_chatter():
 async def test_a_real_small_model_through_llama_cpp(make_kb, llama_server):
     """SmolLM2-135M is too small to answer well; this proves the transport and that whatever
     it quotes is either found in the article or never shown."""
-    kb = make_kb(llm=LLMConfig(model=llama_server.model, base_url=llama_server.base_url, timeout=120, max_retries=0, max_tokens=200))
+    kb = make_kb(llm=LLMConfig(model=llama_server.model, base_url=llama_server.base_url, timeout=600, max_retries=0, max_tokens=160))
     kb.sync_folder()
     retrieved = kb.retrieve(Q)
     raw = await kb.llm.complete(Q, retrieved.passages)
