@@ -12,6 +12,7 @@ retrieve, re-rank for recency, score support, answer.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Sequence
@@ -26,10 +27,11 @@ from .chunking import chunk_article, chunk_members
 from .dedup import as_revision, find_duplicate
 from .embeddings import Embedder, MiniLMOnnx, OpenAIEmbedder, pool_chunks
 from .errors import InputError, KnowledgeError, LimitError, ModelFailure
+from .followup import Turn, as_turns, cited_first, cited_ids, clean_rewrite, retrieval_text
 from .lexical import LexicalIndex
 from .llm import LLMAnswerer, LLMConfig
 from .loading import load_file
-from .models import GLOBAL_SCOPE, Answer, Article
+from .models import GLOBAL_SCOPE, Answer, Article, Passage
 from .question import Question, analyse
 from .recency import rerank_for_recency
 from .retrieval import Retrieved, Retriever, SearchFilter
@@ -266,16 +268,25 @@ class KnowledgeBase:
         known = self.outlets(scopes) if (outlet or "").strip() else []
         return SearchFilter.parse(scopes=scopes, since=since, outlet=outlet, known_outlets=known)
 
-    def retrieve(self, question: str, flt: SearchFilter | None = None, *, mode: str = "") -> Retrieved:
+    def retrieve(self, question: str, flt: SearchFilter | None = None, *, mode: str = "", search: str = "",
+                 cited: Sequence[str] = ()) -> Retrieved:
         """Passages for the question and each of their sentences' support, best first, newest
-        first when the question asks for the latest (blocking)."""
+        first when the question asks for the latest (blocking). A follow-up is searched with
+        `search` (the question with its conversation, see `followup.py`) and the passages of
+        the articles earlier answers `cited` come first."""
         question = self.check_question(question)
         qvec = self.embedder.embed_query(question)
-        passages = self.retriever.search(question, self.config.top_k, flt, mode=mode or self.config.retrieval, vector=qvec)
+        svec = self.embedder.embed_query(search) if search and search != question else qvec
+        passages = self.retriever.search(search or question, self.config.top_k, flt, mode=mode or self.config.retrieval, vector=svec)
+        if cited:
+            passages = cited_first(passages, self._article_passages(cited, flt), self.config.top_k)
         vectors = self.store.sentence_vectors([p.chunk for p in passages], [p.article.version for p in passages], len(qvec))
         idf = idf_from(self.lexical.df, max(1, len(self.lexical.chunks)))
         q = analyse(question)
         supports = score_sentences(q, passages, idf, qvec=qvec, sentence_vectors=vectors)
+        if cited:  # a follow-up: sentences of the articles the conversation is about come first
+            about = set(cited)
+            supports.sort(key=lambda s: (not s.missing, s.passage.article.id in about, s.probability), reverse=True)
         parts: list[tuple[Question, list[Support]]] = []
         if len(q.parts) > 1:
             for text in q.parts:
@@ -284,7 +295,18 @@ class KnowledgeBase:
                 parts.append((pq, score_sentences(pq, passages, idf, qvec=pvec, sentence_vectors=vectors)))
         return rerank_for_recency(question, Retrieved(passages, supports, q, parts))
 
-    async def ask(self, question: str, flt: SearchFilter | None = None, *, history: Sequence[tuple[str, str]] = (),
+    def _article_passages(self, article_ids: Sequence[str], flt: SearchFilter | None) -> list[Passage]:
+        """Every chunk of the given (visible) articles as passages, in the order of `article_ids`."""
+        self.lexical.ensure_current()
+        committed = self.store.committed()
+        flt = flt or SearchFilter()
+        rank = {a: n for n, a in enumerate(article_ids)}
+        found = [sc for sc in self.lexical.chunks if sc.chunk.article_id in rank and sc.chunk.article_id in committed
+                 and flt.admits(committed[sc.chunk.article_id])]
+        found.sort(key=lambda sc: (rank[sc.chunk.article_id], sc.chunk.index))
+        return [Passage(chunk=sc.chunk, article=committed[sc.chunk.article_id], score=0.0, sentences=sc.sentences) for sc in found]
+
+    async def ask(self, question: str, flt: SearchFilter | None = None, *, history: Sequence[Turn | tuple[str, str]] = (),
                   executor: Executor | None = None) -> Answer:
         """The answer to a question from the articles `flt` admits (all shipped ones by default):
         the one answer path. Retrieval runs on `executor` when given (the Discord layer's own
@@ -292,11 +314,20 @@ class KnowledgeBase:
         raises for model trouble (the answer then quotes the articles and says why in `note`).
         The answer's `passages` are what it was written from, in the order used."""
         question = self.check_question(question)
+        turns = as_turns(history)
+        search = retrieval_text(question, turns)
+        if turns and self.llm is not None:
+            # the model first rewrites the follow-up to stand on its own; that is what is searched
+            try:
+                search = clean_rewrite(await self.llm.rewrite(question, [(t.question, t.answer) for t in turns]), search)
+            except ModelFailure as exc:
+                log.info("follow-up not rewritten: %s", exc.reason)
+        work = functools.partial(self.retrieve, question, flt, search=search, cited=cited_ids(turns))
         if executor is None:
-            retrieved = await asyncio.to_thread(self.retrieve, question, flt)
+            retrieved = await asyncio.to_thread(work)
         else:
-            retrieved = await asyncio.get_running_loop().run_in_executor(executor, self.retrieve, question, flt)
-        return await self.answer(question, retrieved, history=history)
+            retrieved = await asyncio.get_running_loop().run_in_executor(executor, work)
+        return await self.answer(question, retrieved, history=[(t.question, t.answer) for t in turns])
 
     async def answer(self, question: str, retrieved: Retrieved, *, history: Sequence[tuple[str, str]] = ()) -> Answer:
         """The answer written from what was retrieved (the last step of `ask`)."""
