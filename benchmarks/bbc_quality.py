@@ -82,6 +82,33 @@ def load_corpus(kb: KnowledgeBase, paths: list[Path]) -> dict:
     return {"loaded_now": len(todo), "seconds": round(time.perf_counter() - started, 1), "statuses": statuses}
 
 
+def support_step_ms(kb: KnowledgeBase, questions: list[dict], rounds: int = 3) -> dict:
+    """What the answer step costs on its own: everything after retrieval, per question, in ms."""
+    import statistics
+
+    from knowledge.answering import decide
+    from knowledge.question import analyse
+    from knowledge.support import idf_from, score_sentences
+
+    idf = idf_from(kb.lexical.df, max(1, len(kb.lexical.chunks)))
+    prepared = []
+    for q in questions:
+        text = kb.check_question(q["question"])
+        qvec = kb.embedder.embed_query(text)
+        passages = kb.retriever.search(text, kb.config.top_k, vector=qvec)
+        vectors = kb.store.sentence_vectors([p.chunk for p in passages], [p.article.version for p in passages], len(qvec))
+        prepared.append((text, qvec, passages, vectors))
+    times = []
+    for _ in range(rounds):
+        for text, qvec, passages, vectors in prepared:
+            t = time.perf_counter()
+            qa = analyse(text)
+            decide(qa, score_sentences(qa, passages, idf, qvec=qvec, sentence_vectors=vectors), max_quotes=kb.config.max_quotes)
+            times.append(1000 * (time.perf_counter() - t))
+    times.sort()
+    return {"p50": round(statistics.median(times), 2), "p95": round(times[int(0.95 * (len(times) - 1))], 2), "rounds": rounds}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--store", help="Chroma folder to load into / reuse (default: a temporary one)")
@@ -117,11 +144,14 @@ def main() -> None:
         print(f"\nwhere the {mode} misses come from (ceiling analysis):")
         for k, v in c.items():
             print(f"  {k:<48}{v:>4}")
+    step = support_step_ms(kb, questions)
+    print(f"\nthe support step alone (question analysis, sentence measurements, fitted model, decision): "
+          f"median {step['p50']} ms, p95 {step['p95']} ms a question ({step['rounds']} rounds)")
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "bbc_quality_smoke.json" if args.smoke else "bbc_quality.json"
     (RESULTS / name).write_text(json.dumps({"load": load, "articles": len(kb.list()), "chunks": kb.store.chunk_count(),
                                             "questions": len(questions), "rows": rows, "before": BEFORE,
-                                            "ceiling": ceilings}, indent=2) + "\n")
+                                            "ceiling": ceilings, "support_step_ms": step}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
