@@ -270,14 +270,15 @@ def judge(cases: list[Case], sent, answerable, threshold: float, drop: tuple[str
     out = []
     for c, a in zip(cases, answer_rows(cases, sent, keep_s, gate, late), strict=True):
         if a is None:
-            out.append({"source": c.source, "answerable": c.answerable, "answered": False, "correct": False, "reachable": False})
+            out.append({"source": c.source, "answerable": c.answerable, "answered": False, "correct": False, "reachable": False,
+                        "confidence": 0.0})
             continue
         vec, ps, order = a
         conf = float(answerable.probability(vec[keep_a].reshape(1, -1))[0])
         answered = conf >= threshold and ps[0] >= SENTENCE_MIN
         floor = max(SENTENCE_MIN, EXTRA_QUOTE_RATIO * ps[0])
         chosen = [order[0]] + [order[i] for i in range(1, len(order)) if ps[i] >= floor][: MAX_QUOTES - 1]
-        out.append({"source": c.source, "answerable": c.answerable, "answered": bool(answered),
+        out.append({"source": c.source, "answerable": c.answerable, "answered": bool(answered), "confidence": conf,
                     "correct": bool(answered and c.answerable and c.y[chosen].any()),
                     "top1": bool(c.y[order[0]] > 0), "reachable": bool(c.y[order].any())})
     return out
@@ -310,7 +311,9 @@ def cross_validate(cases: list[Case], drop: tuple[str, ...] = (), gate: bool = T
         sent, ans, t = fit(train, drop, gate, late)
         results += judge(test, sent, ans, t, drop, gate, late)
     by_source = {s: summary([r for r in results if r["source"] == s]) for s in sorted({r["source"] for r in results})}
-    return {"all": summary(results), **by_source}
+    out: dict = {"all": summary(results), **by_source}
+    out["_results"] = results
+    return out
 
 
 def main() -> None:
@@ -368,7 +371,12 @@ def main() -> None:
                      "candidates_per_question": round(sum(len(c.y) for c in cases) / max(1, len(cases)), 1)}
         print(f"late interaction: {late_info['ms_per_sentence']} ms of model time per sentence, "
               f"{late_info['candidates_per_question']} candidate sentences a question")
-    sent, ans, threshold = fit(cases)
+    sent, ans, _ = fit(cases)
+    # The shipped threshold is chosen on the out-of-fold confidences: in-sample ones are
+    # optimistic for answerable questions, so a cut chosen on them refuses too much elsewhere.
+    oof = cv.pop("_results")
+    threshold = choose_threshold(np.array([r["confidence"] for r in oof]), np.array([r["answerable"] for r in oof]),
+                                 np.array([r["answerable"] and r["reachable"] for r in oof]))
     m = AnsweringModel(sent, ans, threshold, SENTENCE_MIN, EXTRA_QUOTE_RATIO, NOT_STATED_COVERAGE, {
         "fitted_on": {"cases": len(cases), "sources": sorted({c.source for c in cases}), "qset": str(qset.name) if qset.exists() else None,
                       "qset_info": info},

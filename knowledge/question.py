@@ -49,7 +49,7 @@ class MetaField(enum.Enum):
 _MONEY_Q = re.compile(
     r"\bhow much\b[^?]*\b(cost|costs|pay|paid|spend|spent|earn|earned|take|took|raise|raised|worth|charge|charged|"
     r"sell|sold|fetch|fetched|fine|fined|owe|bid|price|fee)\b|\b(what|which)\b[^?]{0,40}\b(price|cost|fee|salary|"
-    r"profit|loss|revenue|turnover|budget|payout|bid|valuation|outlay|sum)s?\b|\bwhat was\b[^?]{0,40}\bpaid\b"
+    r"profit|loss|revenue|turnover|budget|payout|bid|valuation|outlay|sum|toll|fare|rent|wage|charge)s?\b|\bwhat was\b[^?]{0,40}\bpaid\b"
 )
 _COUNT_Q = re.compile(
     r"\bhow (many|much|long|far|old|big|large|high|often|fast|tall|deep|heavy)\b|\bby how\b|\bto what (figure|level)\b|"
@@ -62,7 +62,7 @@ _DATE_Q = re.compile(
 )
 _PERSON_Q = re.compile(
     r"^(who|whom)\b|\b(who|whom) (did|does|do|was|were|is|will|had|has)\b|"
-    r"\b(which|what)\b[^?]{0,40}\b(player|man|woman|person|minister|manager|coach|actor|actress|singer|director|boss|"
+    r"(\bwhich\b[^?]{0,40}|\bwhat ((?!(?:is|was|are|were|did|does|do|has|have|had|will)\b)\w+ ){0,2})\b(player|man|woman|person|minister|manager|coach|actor|actress|singer|director|boss|"
     r"chief|analyst|executive|champion|mp|lock|striker|captain|spokesman|spokeswoman|spokesperson|star|author|"
     r"writer|leader|president|chairman|economist|official|secretary|presenter|winner|designer|founder|head|"
     r"commissioner|governor|judge|officer|artist|band|musician|rapper|comedian|politician|candidate|scientist|member|"
