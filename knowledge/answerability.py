@@ -47,7 +47,8 @@ class Logistic:
 
     def probability(self, x: np.ndarray) -> np.ndarray:
         z = ((x - self.mean) / self.scale) @ self.weights + self.bias
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        p: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        return p
 
     def probability_of(self, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
         """`probability` for rows whose columns are `names` (a superset of this model's features,

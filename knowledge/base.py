@@ -295,7 +295,7 @@ class KnowledgeBase:
                 parts.append((pq, score_sentences(pq, passages, idf, qvec=pvec, sentence_vectors=vectors)))
         return rerank_for_recency(question, Retrieved(passages, supports, q, parts))
 
-    def _article_passages(self, article_ids: Sequence[str], flt: SearchFilter | None) -> list[Passage]:
+    def _article_passages(self, article_ids: Sequence[str], flt: SearchFilter | None) -> tuple[Passage, ...]:
         """Every chunk of the given (visible) articles as passages, in the order of `article_ids`."""
         self.lexical.ensure_current()
         committed = self.store.committed()
@@ -304,7 +304,7 @@ class KnowledgeBase:
         found = [sc for sc in self.lexical.chunks if sc.chunk.article_id in rank and sc.chunk.article_id in committed
                  and flt.admits(committed[sc.chunk.article_id])]
         found.sort(key=lambda sc: (rank[sc.chunk.article_id], sc.chunk.index))
-        return [Passage(chunk=sc.chunk, article=committed[sc.chunk.article_id], score=0.0, sentences=sc.sentences) for sc in found]
+        return tuple(Passage(chunk=sc.chunk, article=committed[sc.chunk.article_id], score=0.0, sentences=sc.sentences) for sc in found)
 
     async def ask(self, question: str, flt: SearchFilter | None = None, *, history: Sequence[Turn | tuple[str, str]] = (),
                   executor: Executor | None = None) -> Answer:

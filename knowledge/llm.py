@@ -16,11 +16,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .answering import citation, not_stated
 from .errors import ModelFailure
 from .models import Answer, Citation, Passage, Span
 from .quotes import NormalisedText, locate
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +158,10 @@ class LLMAnswerer:
 
         esc = html.escape  # the conversation is data: no tags of its own
         turns = "\n".join(f"<question>{esc(q)}</question>\n<answer>{esc(a)}</answer>" for q, a in history)
-        messages = [{"role": "system", "content": REWRITE_PROMPT},
-                    {"role": "user", "content": f"Conversation:\n{turns}\n\nFollow-up question: {esc(question)}"}]
+        messages: list[ChatCompletionMessageParam] = [
+            {"role": "system", "content": REWRITE_PROMPT},
+            {"role": "user", "content": f"Conversation:\n{turns}\n\nFollow-up question: {esc(question)}"},
+        ]
         try:
             resp = await self.client.chat.completions.create(
                 model=self.config.model, messages=messages, temperature=0.0, max_tokens=120,
