@@ -90,7 +90,6 @@ def support_step_ms(kb: KnowledgeBase, questions: list[dict], rounds: int = 3) -
     from knowledge.question import analyse
     from knowledge.support import idf_from, score_sentences
 
-    idf = idf_from(kb.lexical.df, max(1, len(kb.lexical.chunks)))
     prepared = []
     for q in questions:
         text = kb.check_question(q["question"])
@@ -103,6 +102,7 @@ def support_step_ms(kb: KnowledgeBase, questions: list[dict], rounds: int = 3) -
         for text, qvec, passages, vectors in prepared:
             t = time.perf_counter()
             qa = analyse(text)
+            idf = idf_from(kb.lexical.document_frequencies(qa.terms), max(1, kb.lexical.size()))
             decide(qa, score_sentences(qa, passages, idf, qvec=qvec, sentence_vectors=vectors), max_quotes=kb.config.max_quotes)
             times.append(1000 * (time.perf_counter() - t))
     times.sort()

@@ -10,7 +10,6 @@ invalid setting, no DISCORD_TOKEN for `run`).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sys
@@ -18,10 +17,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from knowledge import Answer, Article, KnowledgeBase, KnowledgeError
-from knowledge.errors import FilterError
-from knowledge.models import GLOBAL_SCOPE
-from knowledge.retrieval import parse_since
+from knowledge.errors import FilterError, KnowledgeError
+from knowledge.models import GLOBAL_SCOPE, Answer, Article
+
+if TYPE_CHECKING:  # imported where used: the core brings numpy, chromadb and onnxruntime (~1 s)
+    from knowledge import KnowledgeBase
 
 from .feeds_command import feeds
 from .logs import quiet_libraries
@@ -48,6 +48,8 @@ class App:
     @property
     def kb(self) -> KnowledgeBase:
         if self._kb is None:
+            from knowledge import KnowledgeBase  # the store, the model and numpy: only when needed
+
             self._kb = KnowledgeBase(self.settings.core())
             self._kb.sync_folder()
         return self._kb
@@ -89,6 +91,8 @@ class NewsGroup(click.Group):
 
 def check_since(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """`--since`, checked before anything is opened (a bad date is a usage error)."""
+    from knowledge.retrieval import parse_since
+
     try:
         return parse_since(value)
     except FilterError as exc:
@@ -131,6 +135,8 @@ def render_answer(answer: Answer) -> str:
 @click.pass_obj
 def ask(app: App, question: str, as_json: bool, since: str, outlet: str) -> None:
     """Answer QUESTION from the loaded articles, with quoted sources."""
+    import asyncio
+
     answer = asyncio.run(_ask(app, question, since=since, outlet=outlet))
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
@@ -215,6 +221,8 @@ def ingest(app: App, paths: tuple[str, ...], source: str, scope: str) -> None:
 @click.pass_obj
 def eval_(app: App, questions: str, as_json: bool, show_misses: bool) -> None:
     """Measure answers on a JSON Lines file of questions (see the README for the format)."""
+    import asyncio
+
     from knowledge.evaluation import load_questions
 
     report = asyncio.run(_evaluate(app, load_questions(questions)))

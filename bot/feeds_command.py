@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from knowledge.feeds import Feed, FeedPoll
 from knowledge.models import GLOBAL_SCOPE
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # knowledge.feeds brings in the page extractor: imported when a command runs
+    from knowledge.feeds import Feed, FeedPoll
+
     from .cli import App
 
 scope_option = click.option("--scope", default=GLOBAL_SCOPE, show_default=True, help="Whose feeds: a Discord server id, or global.")

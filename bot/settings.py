@@ -10,13 +10,12 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dotenv import dotenv_values
 
-from knowledge.base import CoreConfig
-from knowledge.llm import LLMConfig
-from knowledge.sources import FetchPolicy
+if TYPE_CHECKING:  # imported where used: loading the core costs a command like --help ~1 s
+    from knowledge.base import CoreConfig
 
 
 class SettingsError(Exception):
@@ -100,6 +99,7 @@ _SPEC: dict[str, tuple[Callable[[str], Any], Any]] = {
     "CHROMA_HOST": (_text, ""),
     "CHROMA_PORT": (_int(1, 65535), 8000),
     "CHROMA_SSL": (_bool, False),
+    "LEXICAL_PATH": (_text, ""),
     "EMBEDDING_BACKEND": (_choice("local", "openai"), "local"),
     "OPENAI_EMBEDDING_MODEL": (_text, "text-embedding-3-small"),
     "EMBEDDING_THREADS": (_int(0, 64), 0),
@@ -171,6 +171,10 @@ class Settings:
         return bool(self.openai_api_key or self.openai_base_url)
 
     def core(self) -> CoreConfig:
+        from knowledge.base import CoreConfig
+        from knowledge.llm import LLMConfig
+        from knowledge.sources import FetchPolicy
+
         llm = None
         if self.llm_enabled or self.embedding_backend == "openai":
             llm = LLMConfig(
@@ -188,4 +192,5 @@ class Settings:
             max_feeds_per_scope=self.max_feeds_per_server,
             fetch=FetchPolicy(allow_hosts=frozenset(self.fetch_allow_hosts), timeout=self.fetch_timeout,
                               max_bytes=self.fetch_max_bytes),
+            lexical_path=self.lexical_path,
         )

@@ -1,7 +1,15 @@
 """newsbot's Discord-free core: articles, chunking, embeddings, the Chroma store, retrieval,
-answering and quote checking."""
+answering and quote checking.
 
-from .base import ARTICLES_DIR, CoreConfig, IngestResult, IngestStatus, KnowledgeBase
+The names below are imported on first use (PEP 562), so `python -m bot --help` and other
+commands that never open the store do not pay for numpy, chromadb or onnxruntime.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     FetchFailed,
     FilterError,
@@ -12,8 +20,24 @@ from .errors import (
     StoreError,
 )
 from .models import GLOBAL_SCOPE, Answer, Article, Citation, Outcome, Passage
-from .retrieval import SearchFilter
-from .sources import FetchPolicy, Pasted, Source, Upload
+
+if TYPE_CHECKING:
+    from .base import ARTICLES_DIR, CoreConfig, IngestResult, IngestStatus, KnowledgeBase
+    from .retrieval import SearchFilter
+    from .sources import FetchPolicy, Pasted, Source, Upload
+
+_LAZY = {"ARTICLES_DIR": "base", "CoreConfig": "base", "IngestResult": "base", "IngestStatus": "base", "KnowledgeBase": "base",
+         "SearchFilter": "retrieval", "FetchPolicy": "sources", "Pasted": "sources", "Source": "sources", "Upload": "sources"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'knowledge' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ARTICLES_DIR", "GLOBAL_SCOPE", "Answer", "Article", "Citation", "CoreConfig", "FetchFailed", "FetchPolicy",

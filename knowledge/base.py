@@ -28,7 +28,7 @@ from .dedup import as_revision, find_duplicate
 from .embeddings import Embedder, MiniLMOnnx, OpenAIEmbedder, pool_chunks
 from .errors import InputError, KnowledgeError, LimitError, ModelFailure
 from .followup import Turn, as_turns, cited_first, cited_ids, clean_rewrite, retrieval_text
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, default_path
 from .llm import LLMAnswerer, LLMConfig
 from .loading import load_file
 from .models import GLOBAL_SCOPE, Answer, Article, Passage
@@ -68,6 +68,7 @@ class CoreConfig:
     max_articles_per_scope: int = 1000
     fetch: FetchPolicy = field(default_factory=FetchPolicy)  # for every web address and upload
     max_feeds_per_scope: int = 20
+    lexical_path: str = ""  # folder of the lexical index; "" = inside the embedded store, or data/lexical/
 
 
 class IngestStatus(str, Enum):
@@ -100,7 +101,7 @@ class KnowledgeBase:
             else:
                 store = ArticleStore.open_local(config.chroma_path, self.embedder.name)
         self.store = store
-        self.lexical = LexicalIndex(store)
+        self.lexical = LexicalIndex(store, default_path(store, config.lexical_path))
         self.retriever = Retriever(store, self.embedder, self.lexical)
         self.llm = LLMAnswerer(config.llm) if config.llm else None
         self._feeds: FeedRegistry | None = None
@@ -281,8 +282,8 @@ class KnowledgeBase:
         if cited:
             passages = cited_first(passages, self._article_passages(cited, flt), self.config.top_k)
         vectors = self.store.sentence_vectors([p.chunk for p in passages], [p.article.version for p in passages], len(qvec))
-        idf = idf_from(self.lexical.df, max(1, len(self.lexical.chunks)))
         q = analyse(question)
+        idf = idf_from(self.lexical.document_frequencies(q.terms), max(1, self.lexical.size()))
         supports = score_sentences(q, passages, idf, qvec=qvec, sentence_vectors=vectors)
         if cited:  # a follow-up: sentences of the articles the conversation is about come first
             about = set(cited)
@@ -291,18 +292,18 @@ class KnowledgeBase:
         if len(q.parts) > 1:
             for text in q.parts:
                 pq = analyse(text)
+                pidf = idf_from(self.lexical.document_frequencies(pq.terms), max(1, self.lexical.size()))
                 pvec = self.embedder.embed_query(text)
-                parts.append((pq, score_sentences(pq, passages, idf, qvec=pvec, sentence_vectors=vectors)))
+                parts.append((pq, score_sentences(pq, passages, pidf, qvec=pvec, sentence_vectors=vectors)))
         return rerank_for_recency(question, Retrieved(passages, supports, q, parts))
 
     def _article_passages(self, article_ids: Sequence[str], flt: SearchFilter | None) -> tuple[Passage, ...]:
         """Every chunk of the given (visible) articles as passages, in the order of `article_ids`."""
-        self.lexical.ensure_current()
         committed = self.store.committed()
         flt = flt or SearchFilter()
         rank = {a: n for n, a in enumerate(article_ids)}
-        found = [sc for sc in self.lexical.chunks if sc.chunk.article_id in rank and sc.chunk.article_id in committed
-                 and flt.admits(committed[sc.chunk.article_id])]
+        visible = {a: committed[a].version for a in rank if a in committed and flt.admits(committed[a])}
+        found = [sc for chunks in self.store.chunks_of(visible).values() for sc in chunks]
         found.sort(key=lambda sc: (rank[sc.chunk.article_id], sc.chunk.index))
         return tuple(Passage(chunk=sc.chunk, article=committed[sc.chunk.article_id], score=0.0, sentences=sc.sentences) for sc in found)
 

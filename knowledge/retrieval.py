@@ -14,7 +14,7 @@ import numpy as np
 
 from .embeddings import Embedder
 from .errors import FilterError
-from .lexical import LexicalIndex
+from .lexical import LexicalSearch
 from .models import GLOBAL_SCOPE, Article, Passage
 from .question import Question
 from .store import ArticleStore, StoredChunk, date_number
@@ -55,23 +55,6 @@ class SearchFilter:
         return (article.scope in self.scopes
                 and (not self.since or date_number(article.published) >= date_number(self.since))
                 and (not self.outlet or article.source.lower() == self.outlet.lower()))
-
-    def mask(self, index: LexicalIndex) -> np.ndarray:
-        """Which of the index's chunks the filter admits. Kept per filter until the index is
-        rebuilt: working it out again costs O(chunks) (2.5 ms at 100,000) on every question."""
-        cache = index.masks
-        m = cache.get(self)
-        if m is not None and len(m) == len(index.scope):
-            return m
-        m = np.isin(index.scope, list(self.scopes))
-        if self.since:
-            m &= index.published >= date_number(self.since)
-        if self.outlet:
-            m &= index.source == self.outlet.lower()
-        if len(cache) >= 64:  # one filter per server and option set: keep the memory bounded
-            cache.clear()
-        cache[self] = m
-        return m
 
 
 def parse_since(value: str | None) -> str:
@@ -117,7 +100,7 @@ class Hit:
 
 
 class Retriever:
-    def __init__(self, store: ArticleStore, embedder: Embedder, lexical: LexicalIndex, *, depth: int = 30):
+    def __init__(self, store: ArticleStore, embedder: Embedder, lexical: LexicalSearch, *, depth: int = 30):
         self.store = store
         self.embedder = embedder
         self.lexical = lexical
@@ -125,11 +108,10 @@ class Retriever:
 
     def dense(self, question: str, k: int, flt: SearchFilter, vector: np.ndarray | None = None) -> list[tuple[StoredChunk, float]]:
         vec = self.embedder.embed_query(question) if vector is None else vector
-        return self.store.dense_search(vec, k, where=flt.chroma_where(), admits=flt.admits, known=self.lexical.by_id)
+        return self.store.dense_search(vec, k, where=flt.chroma_where(), admits=flt.admits)
 
     def bm25(self, question: str, k: int, flt: SearchFilter) -> list[tuple[StoredChunk, float]]:
-        self.lexical.ensure_current()
-        return self.lexical.search(question, k, flt.mask(self.lexical))
+        return self.lexical.search(question, k, flt)
 
     def search(self, question: str, k: int = 8, flt: SearchFilter | None = None, *, mode: str = "hybrid",
                vector: np.ndarray | None = None) -> list[Passage]:
@@ -154,5 +136,8 @@ class Retriever:
             Passage(chunk=h["stored"].chunk, article=committed[h["stored"].chunk.article_id], score=h["score"],
                     dense_rank=h["dense"], lexical_rank=h["lexical"], sentences=h["stored"].sentences)
             for h in ranked
-            if h["stored"].chunk.article_id in committed
+            # The lexical index and the article cache follow the change log separately: a chunk
+            # of a version the cache does not hold (yet, or any more) is left out, never shown
+            # against another version's text.
+            if (a := committed.get(h["stored"].chunk.article_id)) is not None and a.version == h["stored"].version
         ]

@@ -11,9 +11,9 @@ from tests.chroma_server import free_port
 pytestmark = pytest.mark.server
 
 
-async def test_articles_and_answers_through_a_chroma_server(chroma_server, embedder):
+async def test_articles_and_answers_through_a_chroma_server(chroma_server, embedder, tmp_path):
     host, port = chroma_server
-    kb = KnowledgeBase(CoreConfig(chroma_host=host, chroma_port=port), embedder=embedder)
+    kb = KnowledgeBase(CoreConfig(chroma_host=host, chroma_port=port, lexical_path=str(tmp_path / "a")), embedder=embedder)
     kb.sync_folder()
     assert kb.sync_folder()[0].status == "unchanged"
     answer = await kb.ask("Who is the Chinese Foreign Ministry spokesperson quoted in the article?")
@@ -24,7 +24,7 @@ async def test_articles_and_answers_through_a_chroma_server(chroma_server, embed
     extra = build_article(title="Harbour reopens", text="The harbour reopened on Friday after repairs costing 4 million euros.", source="Port News")
     assert kb.ingest(extra).status == "loaded"
     # A second client (another process in real life) sees the same store.
-    other = KnowledgeBase(CoreConfig(chroma_host=host, chroma_port=port), embedder=embedder)
+    other = KnowledgeBase(CoreConfig(chroma_host=host, chroma_port=port, lexical_path=str(tmp_path / "b")), embedder=embedder)
     assert extra.id in {a.id for a in other.list()}
     a2 = await other.ask("How much did the harbour repairs cost?")
     assert a2.answerable and "4 million euros" in a2.citations[0].quote
