@@ -142,7 +142,11 @@ def render_answer(answer: Answer) -> str:
             lines.append(f"{numbers} {s.title}" + (f" — {s.meta}" if s.meta else "") + unchecked)
             if s.url:
                 lines.append(f"    {s.url}")
-            lines += [f"    [{n}] “{c.quote}”" for n, c in s.quotes if not quoted_in_text(answer, c)]
+            for n, c in s.quotes:
+                if c.metadata:  # a fact from the article's byline or dateline, not a body quote
+                    lines.append(f"    [{n}] from the article's {c.metadata_label}: {c.quote}")
+                elif not quoted_in_text(answer, c):
+                    lines.append(f"    [{n}] “{c.quote}”")
     return "\n".join(lines)
 
 
@@ -251,7 +255,7 @@ def eval_(app: App, questions: str, as_json: bool, show_misses: bool) -> None:
     labels = {
         "questions": "questions", "hit@1": "retrieval hit@1", "hit@5": "retrieval hit@5", "mrr@10": "retrieval MRR@10",
         "answer_accuracy": "answer contains the expected text", "quote_verification": "quotes verbatim in the stored text",
-        "refusal_accuracy": "unanswerable questions refused", "wrongful_refusals": "answerable questions refused",
+        "context_recall": "expected text in the passages retrieved", "refusal_accuracy": "unanswerable questions refused", "wrongful_refusals": "answerable questions refused",
         "latency_ms_p50": "latency p50 (ms)", "latency_ms_p95": "latency p95 (ms)",
     }
     summary = report.summary()

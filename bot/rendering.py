@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import discord
 
-from knowledge import Answer, Article, Citation
+from knowledge import Answer, Article, Citation, Outcome
 
 from .plaintext import plain, plain_short, shorten
 from .sources import Source, quoted_in_text, safe_url, sources_of
@@ -43,6 +43,8 @@ EMBED_TOTAL = 6000
 COLOUR_ANSWER = discord.Colour.green()
 COLOUR_FALLBACK = discord.Colour.gold()
 COLOUR_NOT_FOUND = discord.Colour.light_grey()
+COLOUR_NOT_STATED = discord.Colour.orange()
+NOT_STATED_FOOTER = "Not stated in the loaded articles: the passages shown are related, not the answer."
 EXCERPT_CONTEXT = 240  # characters of article text shown on each side of a quote
 NOT_FOUND_HINT = "Use `/sources` to see which articles are loaded."
 LLM_CHECKED = ("Written by a language model. Checked: each quote stands word for word in its article, and each "
@@ -72,10 +74,11 @@ def source_field(source: Source, answer: Answer) -> tuple[tuple[str, str] | None
     numbers: list[int] = []
     dropped = 0
     for n, c in source.quotes:
-        if quoted_in_text(answer, c):
+        if not c.metadata and quoted_in_text(answer, c):
             numbers.append(n)
             continue
-        line = f"[{n}] " + ("(not checked against the article) " if not c.verified else "") + f"“{plain(c.quote)}”"
+        shown = f"From the article's {c.metadata_label}: {plain(c.quote)}" if c.metadata else f"“{plain(c.quote)}”"
+        line = f"[{n}] " + ("(not checked against the article) " if not c.verified else "") + shown
         if sum(len(x) + 1 for x in lines) + len(line) > FIELD_VALUE:
             dropped += 1
             continue
@@ -103,12 +106,16 @@ class RenderedAnswer:
 def answer_embeds(answer: Answer, *, question: str) -> RenderedAnswer:
     """The answer as embeds for one message: text first, then one field per cited article holding
     its numbered quotes. Everything taken from the question, the articles or a model is escaped."""
-    if not answer.answerable:
+    if answer.outcome is Outcome.NOT_STATED:
+        colour, text = COLOUR_NOT_STATED, plain(answer.text)
+    elif not answer.answerable:
         colour, text = COLOUR_NOT_FOUND, f"{plain(answer.text)}\n\n{NOT_FOUND_HINT}"
     else:
         colour, text = (COLOUR_FALLBACK if answer.note else COLOUR_ANSWER), answer.cited_text(plain)
     first = discord.Embed(title=plain_short(question, TITLE), description=fit_lines(text, DESCRIPTION), colour=colour)
     footer = [answer.note] if answer.note else []
+    if answer.outcome is Outcome.NOT_STATED:
+        footer.append(NOT_STATED_FOOTER)
     if answer.answerable:
         footer.append("Quoted straight from the articles." if answer.mode == "extractive" else LLM_CHECKED)
     embeds = [first]
@@ -160,7 +167,9 @@ def quote_embed(n: int, c: Citation, article: Article | None) -> discord.Embed:
     """One source of an answer with its quote in context, re-checked against the stored article."""
     embed = discord.Embed(title=f"[{n}] " + plain_short(c.title, TITLE - 6), url=safe_url(c.url) or None, colour=COLOUR_ANSWER)
     quote = f"“{plain(c.quote)}”"
-    if article is None:
+    if c.metadata:
+        embed.description = f"From the article's {c.metadata_label}: {plain(c.quote)}"
+    elif article is None:
         embed.description = f"{quote}\n\nThis article has been removed since."
     elif article.text[c.start : c.end] != c.quote:
         embed.description = f"{quote}\n\nThe article has been revised since; this quote no longer stands in it."

@@ -20,7 +20,7 @@ from .errors import (
     StoreError,
     StoreUnavailable,
 )
-from .models import GLOBAL_SCOPE, Answer, Article, Citation, Passage
+from .models import GLOBAL_SCOPE, Answer, Article, Citation, Outcome, Passage
 
 if TYPE_CHECKING:
     from .base import ARTICLES_DIR, CoreConfig, IngestResult, IngestStatus, KnowledgeBase
@@ -43,5 +43,5 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ARTICLES_DIR", "GLOBAL_SCOPE", "Answer", "Article", "Citation", "CoreConfig", "FetchFailed", "FetchPolicy",
     "FilterError", "IngestResult", "IngestStatus", "InputError", "KnowledgeBase", "KnowledgeError", "LimitError",
-    "NotFoundError", "Passage", "Pasted", "SearchFilter", "Source", "StoreError", "StoreUnavailable", "Upload",
+    "NotFoundError", "Outcome", "Passage", "Pasted", "SearchFilter", "Source", "StoreError", "StoreUnavailable", "Upload",
 ]

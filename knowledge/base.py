@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins  # `list` is also a method name in this module's classes
+import functools
 import logging
 import threading
 from collections.abc import Sequence
@@ -27,15 +28,17 @@ from .chunking import chunk_article, chunk_members
 from .dedup import as_revision, find_duplicate
 from .embeddings import Embedder, MiniLMOnnx, OpenAIEmbedder, pool_chunks
 from .errors import InputError, KnowledgeError, LimitError, ModelFailure
+from .followup import Turn, as_turns, cited_first, cited_ids, clean_rewrite, retrieval_text
 from .lexical import LexicalIndex, default_path
 from .llm import LLMAnswerer, LLMConfig
 from .loading import load_file
-from .models import GLOBAL_SCOPE, Answer, Article
+from .models import GLOBAL_SCOPE, Answer, Article, Passage
+from .question import Question, analyse
 from .recency import rerank_for_recency
 from .retrieval import Retrieved, Retriever, SearchFilter
 from .sources import FetchPolicy, Source, article_files, read
 from .store import ArticleStore, with_outlet
-from .support import analyse, idf_from, score_sentences
+from .support import Support, idf_from, score_sentences
 
 if TYPE_CHECKING:
     from .feeds import FeedPoll, FeedRegistry
@@ -276,19 +279,45 @@ class KnowledgeBase:
         known = self.outlets(scopes) if (outlet or "").strip() else []
         return SearchFilter.parse(scopes=scopes, since=since, outlet=outlet, known_outlets=known)
 
-    def retrieve(self, question: str, flt: SearchFilter | None = None, *, mode: str = "") -> Retrieved:
+    def retrieve(self, question: str, flt: SearchFilter | None = None, *, mode: str = "", search: str = "",
+                 cited: Sequence[str] = ()) -> Retrieved:
         """Passages for the question and each of their sentences' support, best first, newest
-        first when the question asks for the latest (blocking)."""
+        first when the question asks for the latest (blocking). A follow-up is searched with
+        `search` (the question with its conversation, see `followup.py`) and the passages of
+        the articles earlier answers `cited` come first."""
         question = self.check_question(question)
         qvec = self.embedder.embed_query(question)
-        passages = self.retriever.search(question, self.config.top_k, flt, mode=mode or self.config.retrieval, vector=qvec)
+        svec = self.embedder.embed_query(search) if search and search != question else qvec
+        passages = self.retriever.search(search or question, self.config.top_k, flt, mode=mode or self.config.retrieval, vector=svec)
+        if cited:
+            passages = cited_first(passages, self._article_passages(cited, flt), self.config.top_k)
         vectors = self.store.sentence_vectors([p.chunk for p in passages], [p.article.version for p in passages], len(qvec))
-        need = analyse(question)
-        idf = idf_from(self.lexical.document_frequencies(need.terms), max(1, self.lexical.size()))
-        supports = score_sentences(question, passages, idf, need, qvec=qvec, sentence_vectors=vectors)
-        return rerank_for_recency(question, Retrieved(passages, supports))
+        q = analyse(question)
+        idf = idf_from(self.lexical.document_frequencies(q.terms), max(1, self.lexical.size()))
+        supports = score_sentences(q, passages, idf, qvec=qvec, sentence_vectors=vectors)
+        if cited:  # a follow-up: sentences of the articles the conversation is about come first
+            about = set(cited)
+            supports.sort(key=lambda s: (not s.missing, s.passage.article.id in about, s.probability), reverse=True)
+        parts: list[tuple[Question, list[Support]]] = []
+        if len(q.parts) > 1:
+            for text in q.parts:
+                pq = analyse(text)
+                pidf = idf_from(self.lexical.document_frequencies(pq.terms), max(1, self.lexical.size()))
+                pvec = self.embedder.embed_query(text)
+                parts.append((pq, score_sentences(pq, passages, pidf, qvec=pvec, sentence_vectors=vectors)))
+        return rerank_for_recency(question, Retrieved(passages, supports, q, parts))
 
-    async def ask(self, question: str, flt: SearchFilter | None = None, *, history: Sequence[tuple[str, str]] = (),
+    def _article_passages(self, article_ids: Sequence[str], flt: SearchFilter | None) -> tuple[Passage, ...]:
+        """Every chunk of the given (visible) articles as passages, in the order of `article_ids`."""
+        committed = self.store.committed()
+        flt = flt or SearchFilter()
+        rank = {a: n for n, a in enumerate(article_ids)}
+        visible = {a: committed[a].version for a in rank if a in committed and flt.admits(committed[a])}
+        found = [sc for chunks in self.store.chunks_of(visible).values() for sc in chunks]
+        found.sort(key=lambda sc: (rank[sc.chunk.article_id], sc.chunk.index))
+        return tuple(Passage(chunk=sc.chunk, article=committed[sc.chunk.article_id], score=0.0, sentences=sc.sentences) for sc in found)
+
+    async def ask(self, question: str, flt: SearchFilter | None = None, *, history: Sequence[Turn | tuple[str, str]] = (),
                   executor: Executor | None = None, use_model: bool = True) -> Answer:
         """The answer to a question from the articles `flt` admits (all shipped ones by default):
         the one answer path. Retrieval runs on `executor` when given (the Discord layer's own
@@ -297,11 +326,20 @@ class KnowledgeBase:
         The answer's `passages` are what it was written from, in the order used. `use_model`
         False: quotes only even where a model is configured (a server's choice)."""
         question = self.check_question(question)
+        turns = as_turns(history)
+        search = retrieval_text(question, turns)
+        if turns and self.llm is not None and use_model:
+            # the model first rewrites the follow-up to stand on its own; that is what is searched
+            try:
+                search = clean_rewrite(await self.llm.rewrite(question, [(t.question, t.answer) for t in turns]), search)
+            except ModelFailure as exc:
+                log.info("follow-up not rewritten: %s", exc.reason)
+        work = functools.partial(self.retrieve, question, flt, search=search, cited=cited_ids(turns))
         if executor is None:
-            retrieved = await asyncio.to_thread(self.retrieve, question, flt)
+            retrieved = await asyncio.to_thread(work)
         else:
-            retrieved = await asyncio.get_running_loop().run_in_executor(executor, self.retrieve, question, flt)
-        return await self.answer(question, retrieved, history=history, use_model=use_model)
+            retrieved = await asyncio.get_running_loop().run_in_executor(executor, work)
+        return await self.answer(question, retrieved, history=[(t.question, t.answer) for t in turns], use_model=use_model)
 
     async def answer(self, question: str, retrieved: Retrieved, *, history: Sequence[tuple[str, str]] = (),
                      use_model: bool = True) -> Answer:
@@ -309,6 +347,10 @@ class KnowledgeBase:
         cfg = self.config
         if not retrieved.passages:
             return refusal([])
+        if retrieved.supports and all(s.missing for s in retrieved.supports) and not (retrieved.question and retrieved.question.about):
+            # every retrieved article lacks a name or figure the question depends on: no model
+            # can answer from them, so none is asked
+            return refusal(retrieved.passages, missing=retrieved.supports[0].missing)
         if self.llm is not None and use_model:
             try:
                 return await self.llm.answer(
@@ -320,5 +362,7 @@ class KnowledgeBase:
                 return extractive_answer(
                     retrieved.supports, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars,
                     note=f"{exc.reason} This answer is quoted straight from the articles instead.",
+                    question=retrieved.question, parts=retrieved.parts,
                 )
-        return extractive_answer(retrieved.supports, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars)
+        return extractive_answer(retrieved.supports, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars,
+                                 question=retrieved.question, parts=retrieved.parts)

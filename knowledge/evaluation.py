@@ -36,8 +36,10 @@ class QuestionResult:
     correct: bool | None  # expected answer text in the answer (answerable questions)
     quotes: int
     quotes_verified: int
+    in_context: bool | None  # expected answer text in the passages a model would be sent (answerable questions)
     seconds: float
     answer: str
+    outcome: str = ""  # "answered", "not_stated" or "not_covered"
 
 
 @dataclass
@@ -64,6 +66,7 @@ class Report:
             "mrr@10": round(sum(1 / x.rank for x in ranked if x.rank and x.rank <= 10) / len(ranked), 4) if ranked else None,
             "answer_accuracy": share(sum(1 for x in pos if x.correct), len(pos)),
             "quote_verification": share(sum(x.quotes_verified for x in r), quotes),
+            "context_recall": share(sum(1 for x in pos if x.in_context), sum(1 for x in pos if x.in_context is not None)),
             "refusal_accuracy": share(sum(1 for x in neg if not x.answered), len(neg)),
             "wrongful_refusals": share(sum(1 for x in pos if not x.answered), len(pos)),
             "latency_ms_p50": round(statistics.median(secs) * 1000, 1) if secs else None,
@@ -118,7 +121,11 @@ def verified_quotes(kb: KnowledgeBase, answer: Answer) -> int:
     ok = 0
     for c in answer.citations:
         with contextlib.suppress(NotFoundError):  # a citation of an article that is gone is unverified
-            ok += int(c.verified and kb.get(c.article_id).text[c.start : c.end] == c.quote)
+            article = kb.get(c.article_id)
+            if c.metadata:  # a byline or dateline: the metadata fact itself must match
+                ok += int(c.verified and bool(getattr(article, c.metadata, "")) and c.quote.endswith(str(getattr(article, c.metadata))))
+            else:
+                ok += int(c.verified and article.text[c.start : c.end] == c.quote)
     return ok
 
 
@@ -137,8 +144,10 @@ async def evaluate(kb: KnowledgeBase, questions: list[dict[str, object]], flt: S
         report.results.append(QuestionResult(
             id=str(q.get("id", len(report.results) + 1)), question=str(q["question"]), answerable=answerable,
             answered=answer.answerable, article=ref, rank=rank,
-            correct=(expected.lower() in answer.text.lower()) if answerable and expected else None,
+            # a refusal never counts, though "not stated" shows related passages that may hold the text
+            correct=(answer.answerable and expected.lower() in answer.text.lower()) if answerable and expected else None,
             quotes=len(answer.citations), quotes_verified=verified_quotes(kb, answer), seconds=seconds,
-            answer=answer.text,
+            in_context=any(expected.lower() in p.chunk.text.lower() for p in answer.passages) if answerable and expected else None,
+            answer=answer.text, outcome=answer.outcome.value if answer.outcome else "",
         ))
     return report

@@ -16,15 +16,17 @@ read in linear time in a worker thread (`replies.py`).
 from __future__ import annotations
 
 import asyncio
+import html
 import importlib
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .answering import citation, refusal
+from .answering import citation, not_stated
 from .chunking import split_sentences
 from .claims import tie
 from .errors import ModelFailure
@@ -34,6 +36,9 @@ from .replies import UNREADABLE, Draft, DraftQuote, completion_content, read_rep
 
 __all__ = ["LLMAnswerer", "LLMConfig", "ModelFailure", "check_quotes", "render_passages"]
 
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
+
 log = logging.getLogger(__name__)
 
 PROMPT = (Path(__file__).parent / "prompts" / "answer.md").read_text(encoding="utf-8")
@@ -41,6 +46,14 @@ PROMPT = (Path(__file__).parent / "prompts" / "answer.md").read_text(encoding="u
 # while a 5 MB reply stops being read at once.
 MAX_REPLY_BYTES = 256 * 1024
 TOO_LARGE = "The language model's reply was too large."
+REWRITE_PROMPT = (Path(__file__).parent / "prompts" / "rewrite.md").read_text(encoding="utf-8")
+# A reply whose answer says the passages do not hold it ("The passages do not say …").
+_NOT_IN_PASSAGES = re.compile(
+    r"\b(passages?|articles?|context|sources?|texts?|documents?)\b[^.]{0,60}\b(do|does|did)\s*(not|n't)\s+"
+    r"(say|state|mention|specify|give|include|contain|provide|answer)|\b(not|never)\s+(stated|mentioned|specified|given)\b"
+    r"[^.]{0,40}\b(passages?|articles?|context|sources?)\b|\binsufficient information\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -134,11 +147,14 @@ def check_quotes(
     return cites, ref_to_cite
 
 
-def checked_answer(draft: Draft, passages: Sequence[Passage], *, max_quotes: int, max_quote_chars: int) -> Answer:
+def checked_answer(draft: Draft, passages: Sequence[Passage], *, max_quotes: int, max_quote_chars: int,
+                   question: str = "") -> Answer:
     """The draft with its quotes checked and each sentence tied to them; ModelFailure when nothing
-    of it can be shown."""
-    if not draft.answerable:
-        return refusal(passages, mode="llm")
+    of it can be shown. A model that says the passages do not hold the answer gives "not stated"."""
+    if not draft.answerable or _NOT_IN_PASSAGES.search(" ".join(s.text for s in draft.sentences)):
+        from .question import analyse
+
+        return not_stated(passages, (analyse(question).focus_phrase,), (), mode="llm")
     cites, ref_to_cite = check_quotes(draft.quotes, passages, max_quotes=max_quotes, max_quote_chars=max_quote_chars)
     if not cites:
         raise ModelFailure("The model's quotes could not be found in the articles.")
@@ -267,6 +283,31 @@ class LLMAnswerer:
         body = await self.fetch(self.messages(question, passages, history))
         return await asyncio.to_thread(completion_content, body)
 
+    async def rewrite(self, question: str, history: Sequence[tuple[str, str]]) -> str:
+        """The follow-up `question` rewritten by the model to stand on its own (for retrieval);
+        raises ModelFailure when the model gives nothing."""
+        import openai
+
+        esc = html.escape  # the conversation is data: no tags of its own
+        turns = "\n".join(f"<question>{esc(q)}</question>\n<answer>{esc(a)}</answer>" for q, a in history)
+        messages: list[ChatCompletionMessageParam] = [
+            {"role": "system", "content": REWRITE_PROMPT},
+            {"role": "user", "content": f"Conversation:\n{turns}\n\nFollow-up question: {esc(question)}"},
+        ]
+        try:
+            # LLM_TIMEOUT bounds the whole call, retries included, as for answers
+            resp = await asyncio.wait_for(self.client.chat.completions.create(
+                model=self.config.model, messages=messages, temperature=0.0, max_tokens=120,
+            ), self.config.timeout)
+        except (openai.OpenAIError, ValueError, TypeError, asyncio.TimeoutError) as exc:
+            raise ModelFailure("The language model could not rewrite the question.") from exc
+        choices = getattr(resp, "choices", None)
+        message = getattr(choices[0], "message", None) if isinstance(choices, list) and choices else None
+        content = getattr(message, "content", None)
+        if not isinstance(content, str) or not content.strip():
+            raise ModelFailure("The language model returned no question.")
+        return " ".join(content.split())[:1000]  # a rewritten question is one line, never a flood
+
     async def answer(
         self, question: str, passages: Sequence[Passage], *, max_quotes: int, max_quote_chars: int,
         history: Sequence[tuple[str, str]] = (),
@@ -276,6 +317,6 @@ class LLMAnswerer:
         body = await self.fetch(self.messages(question, passages, history))
 
         def check() -> Answer:  # parsing and the near-miss search are CPU work: off the event loop
-            return checked_answer(read_reply(body), passages, max_quotes=max_quotes, max_quote_chars=max_quote_chars)
+            return checked_answer(read_reply(body), passages, question=question, max_quotes=max_quotes, max_quote_chars=max_quote_chars)
 
         return await asyncio.to_thread(check)

@@ -16,6 +16,7 @@ from .embeddings import Embedder
 from .errors import FilterError
 from .lexical import LexicalSearch
 from .models import GLOBAL_SCOPE, Article, Passage
+from .question import Question
 from .store import ArticleStore, StoredChunk, date_number
 from .support import Support
 
@@ -85,6 +86,9 @@ class Retrieved:
 
     passages: list[Passage]
     supports: list[Support] = field(default_factory=list)
+    question: Question | None = None  # the question taken apart (knowledge/question.py)
+    # a question asking several things: each part with its own supports (empty for one ask)
+    parts: list[tuple[Question, list[Support]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

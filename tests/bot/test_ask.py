@@ -18,7 +18,7 @@ from tests.bot.discord_standin import (
     WEBHOOK_MESSAGE,
 )
 from tests.bot.harness import QUESTION, custom_ids, llm_kb, make_guild, opt, running_bot, shared_kb
-from tests.openai_standin import delay, reply_json
+from tests.openai_standin import delay, reply, reply_json
 
 GUO_QUOTE = "Chinese Foreign Ministry spokesperson Guo Jiakun said at a regular press conference on Tuesday"
 
@@ -120,7 +120,9 @@ async def test_question_in_one_server_never_cites_another_servers_article(tmp_pa
         cited_in_a = (await h.bot.feedback.get_answer(answer_id(in_a))).citations
         cited_in_b = (await h.bot.feedback.get_answer(answer_id(in_b))).citations
         assert secret.id not in {c.article_id for c in cited_in_a}
-        assert "Kelmar" not in json.dumps(in_a.embeds).replace(question, "")
+        # the refusal may name the asker's own word ("none of them mentions Kelmar"), nothing of B's article
+        assert "Kelmar" not in json.dumps(in_a.embeds).replace(question, "").replace("mentions Kelmar", "")
+        assert "Zorvath" not in json.dumps(in_a.embeds)
         assert secret.id in {c.article_id for c in cited_in_b}  # B does see its own article
 
 
@@ -144,7 +146,8 @@ async def test_follow_up_in_thread_of_an_answer_sends_earlier_turns_as_history(t
     first = {"answerable": True, "answer": [{"sentence": "Guo Jiakun.", "quotes": [1]}], "quotes": [{"passage": 1, "quote": GUO_QUOTE}]}
     second = {"answerable": True, "answer": [{"sentence": "He called AI a shared asset of all humanity.", "quotes": [1]}],
               "quotes": [{"passage": 1, "quote": "AI is a shared asset of all humanity"}]}
-    openai_standin.script(reply_json(first), reply_json(second))
+    rewritten = "What did Guo Jiakun say about AI?"
+    openai_standin.script(reply_json(first), reply(rewritten), reply_json(second))
     kb = llm_kb(shared_kb(embedder), openai_standin.base_url)
     async with running_bot(kb, tmp_path) as h:
         await h.standin.send_message(h.guild.id, h.channel_id, h.member, f"<@{h.bot.user.id}> {QUESTION}")
@@ -158,10 +161,30 @@ async def test_follow_up_in_thread_of_an_answer_sends_earlier_turns_as_history(t
     await kb.aclose()
 
     assert "shared asset" in follow.embeds[0]["description"]
-    messages = openai_standin.requests[1].json["messages"]
+    rewrite = openai_standin.requests[1].json["messages"][-1]["content"]  # first, the follow-up made to stand alone
+    assert "Follow-up question: What did he say about AI?" in rewrite and f"<question>{QUESTION}</question>" in rewrite
+    messages = openai_standin.requests[2].json["messages"]
     assert {"role": "user", "content": QUESTION} in messages
     assert {"role": "assistant", "content": "Guo Jiakun."} in messages
     assert messages[-1]["content"].endswith('Question, as a JSON string: "What did he say about AI?"')
+
+
+async def test_follow_up_in_a_thread_is_answered_from_the_article_the_thread_is_about(h):
+    add_article(h.kb, h.guild.id, "Dockers strike at Felixstowe",
+                "Dock workers at Felixstowe walked out on Monday in a dispute over pay.\n\n"
+                "A union spokesperson said the workers are against the new shift rota, which cuts overtime.\n\n"
+                "The port handles a third of Britain's container trade.")
+    await h.standin.send_message(h.guild.id, h.channel_id, h.member, f"<@{h.bot.user.id}> Why did the Felixstowe dock workers walk out?")
+    answer = await h.standin.wait_for_route("POST", CHANNEL_MESSAGES, timeout=10)
+    thread = await h.standin.create_thread(h.guild.id, h.channel_id, "follow-up", h.member, thread_id=int(answer.response["id"]))
+    mark = h.mark
+    await h.standin.send_message(h.guild.id, int(thread["id"]), h.member, "What is the spokesperson against?")
+    follow = await h.standin.wait_for(lambda r: r.is_("POST", CHANNEL_MESSAGES) and r.params["channel_id"] == thread["id"],
+                                      timeout=10, since=mark)
+
+    text = follow.embeds[0]["description"]
+    assert "new shift rota" in text  # the strike's spokesperson, not the Xinhua one
+    assert "Guo Jiakun" not in text
 
 
 async def test_a_quick_second_question_passes_and_past_the_burst_the_refusal_says_when(tmp_path, embedder):
@@ -257,7 +280,11 @@ async def test_latest_question_cites_the_newest_article_first(h):
     _, follow = await h.ask("What is the latest Harbor tunnel toll?")
 
     stored = await h.bot.feedback.get_answer(answer_id(follow))
-    assert stored.citations[0].published == "2025-02-01"
+    if stored.citations:
+        assert stored.citations[0].published == "2025-02-01"
+    else:  # "not stated": the related passages come newest first too
+        text = follow.embeds[0]["description"]
+        assert text.startswith("Not stated") and text.index("6 dollars") < text.index("4 dollars")
 
 
 @pytest.mark.parametrize("question", ["", "   ", "?!"])

@@ -18,7 +18,7 @@ from bot.rendering import (
     source_field,
 )
 from bot.sources import sources_of
-from knowledge import Answer, Citation
+from knowledge import Answer, Citation, Outcome
 from knowledge.loading import build_article
 
 
@@ -136,6 +136,26 @@ def test_not_found_answer_has_hint_and_no_fields():
     out = answer_embeds(Answer(text="That is not in the loaded articles.", answerable=False, mode="extractive"), question="Q?")
     assert out.embeds[0].description.endswith(rendering.NOT_FOUND_HINT)
     assert not out.embeds[0].fields and out.embeds[0].footer.text is None
+
+
+def test_not_stated_answer_is_shown_apart_from_answers_and_refusals():
+    answer = Answer(text="Not stated: the article covers this subject but does not give the date.\nRelated passages (not the answer):\n- “A.”",
+                    answerable=False, mode="extractive", outcome=Outcome.NOT_STATED, missing=("the date",), related=(cite(1),))
+    out = answer_embeds(answer, question="When?")
+    first = out.embeds[0]
+    assert first.colour == rendering.COLOUR_NOT_STATED != rendering.COLOUR_NOT_FOUND
+    assert first.description.startswith("Not stated") and rendering.NOT_FOUND_HINT not in first.description
+    assert first.footer.text == rendering.NOT_STATED_FOOTER
+    assert not first.fields  # related passages are never listed as sources
+
+
+def test_a_byline_citation_is_shown_as_the_byline_not_as_a_quote():
+    c = Citation(article_id="a1", title="Headline", source="Xinhua", published="2025-01-14", url="", quote="Editor: Zhu Qing",
+                 start=0, end=0, verified=True, metadata="editor")
+    _, value = source_field(1, c)
+    assert value == "From the article's byline: Editor: Zhu Qing"
+    embed = quote_embed(1, c, build_article(title="Headline", text="Body text.", source="Xinhua"))
+    assert embed.description == "From the article's byline: Editor: Zhu Qing"
 
 
 def test_excerpt_bolds_the_quote_with_context_cut_at_words():
