@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from discord.utils import escape_mentions
+
 
 def shorten(text: str, limit: int, placeholder: str = "…") -> str:
     """`text` cut to at most `limit` characters at a word boundary, with `placeholder` appended."""
@@ -34,7 +36,9 @@ def plain(text: str) -> str:
     text = _MARKDOWN.sub(r"\\\1", text)
     text = _LINE_START.sub(r"\1\\\2", text)
     text = _LINE_NUMBER.sub(r"\1\\.", text)
-    return _SCHEME.sub(r"\1\\:", text)
+    text = _SCHEME.sub(r"\1\\:", text)
+    # @everyone, @here and raw user/role ids get a zero-width space: they read as text, never ping
+    return escape_mentions(text)
 
 
 def plain_short(text: str, limit: int) -> str:

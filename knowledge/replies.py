@@ -25,7 +25,7 @@ MAX_SENTENCES_READ = 12
 MAX_QUOTE_CHARS_READ = 2000  # a longer "quote" is no quote (and would make the near-miss check slow)
 MAX_SENTENCE_CHARS = 600
 _DECODER = json.JSONDecoder()
-_MARKER = re.compile(r"\[(\d{1,3})\]")
+_MARKER = re.compile(r"\s*\[(\d{1,3})\]")  # with the space before it: "6 dollars [1]," reads "6 dollars,"
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[A-Z0-9\"“‘(])")
 
 

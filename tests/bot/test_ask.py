@@ -328,7 +328,8 @@ async def test_masked_link_mention_and_markdown_in_an_article_show_as_plain_text
     await kb.aclose()
 
     embed = follow.embeds[0]
-    assert embed["description"] == "The toll rises to 6 dollars \\[1\\], a unanimous decision \\[2\\]."
+    # the sentence with the numbers of the quotes it rests on, the model's inline markers moved to its end
+    assert embed["description"] == "The toll rises to 6 dollars, a unanimous decision. [1][2]"
     assert embed["fields"] == [{  # one source line for the article, its two quotes numbered under it
         "name": "[1] [2] Harbour \\_toll\\_ rises — Port \\<@&123\\> News, 2025-02-01",
         "value": f"[1] “{ESCAPED_LINE}”\n[2] “The board chair said the decision was unanimous.”\n"

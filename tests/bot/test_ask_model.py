@@ -24,7 +24,7 @@ from tests.hostile_model import (
 from tests.openai_standin import reply_json
 
 LIVE_LINK = re.compile(r"(?<!\\)\[[^\]]*(?<!\\)\]\s*\(")
-LIVE_MENTION = re.compile(r"@(everyone|here)|<[@#]")
+LIVE_MENTION = re.compile(r"@(everyone|here)|(?<!\\)<[@#]")  # a backslash before "<" makes Discord show it as text
 
 
 def embed_texts(embeds: list[dict]) -> list[str]:

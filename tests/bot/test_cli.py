@@ -58,7 +58,7 @@ def test_plain_ask_prints_one_source_line_per_article_with_its_numbered_quotes(r
                     encoding="utf-8")
     assert run("ingest", str(page)).returncode == 0
 
-    out = run("ask", "What about the Harbour tunnel toll rise?")
+    out = run("ask", "How much will the Harbour tunnel toll be, and how was the rise approved?")  # two quotes, one article
 
     sources = out.stdout.split("Sources:\n", 1)[1].splitlines()
     assert sources[0].endswith("Harbour toll rises — Port News, 2025-02-01") and sources[0].startswith("[1] [2] ")

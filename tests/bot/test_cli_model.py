@@ -94,7 +94,7 @@ def test_plain_ask_prints_each_sentence_with_its_quote_numbers(run, standin):
     out = run("ask", QUESTION)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[0] == "The spokesperson is Guo Jiakun. [1]"
-    assert f"    “{GUO}”" in out.stdout
+    assert f"    [1] “{GUO}”" in out.stdout  # under its article's one source line
 
 
 def test_a_trickling_server_is_cut_off_at_llm_timeout_and_the_answer_falls_back(run, standin):

@@ -152,8 +152,9 @@ def test_not_stated_answer_is_shown_apart_from_answers_and_refusals():
 def test_a_byline_citation_is_shown_as_the_byline_not_as_a_quote():
     c = Citation(article_id="a1", title="Headline", source="Xinhua", published="2025-01-14", url="", quote="Editor: Zhu Qing",
                  start=0, end=0, verified=True, metadata="editor")
-    _, value = source_field(1, c)
-    assert value == "From the article's byline: Editor: Zhu Qing"
+    answer = Answer(text="The article's editor is Zhu Qing.", answerable=True, mode="extractive", citations=(c,))
+    field, _ = source_field(sources_of(answer)[0], answer)
+    assert field is not None and field[1] == "[1] From the article's byline: Editor: Zhu Qing"
     embed = quote_embed(1, c, build_article(title="Headline", text="Body text.", source="Xinhua"))
     assert embed.description == "From the article's byline: Editor: Zhu Qing"
 
