@@ -3,7 +3,11 @@
 Loads the 2,225 articles from ../shared/bench/bbc into a store (or reuses one given with
 --store that already holds them), then runs every dev question through the same path a Discord
 question takes (`KnowledgeBase.ask`) once per retrieval mode, and prints retrieval hit@1/hit@5/
-MRR@10, answer accuracy, quote verification, refusal accuracy, wrongful refusals and latency.
+MRR@10, answer accuracy, quote verification, refusal accuracy, wrongful refusals, context recall
+(the expected answer among the passages a model would be sent) and latency, with the figures
+before the fitted answering model (commit b8811ad) beside them, how refusals split between "not
+stated" and "not covered", and where each miss comes from (the ceiling analysis). The dev set is
+held out: it is never used to fit the answering model (benchmarks/fit_answering.py).
 
     python benchmarks/bbc_quality.py --store data/bbc-bench      # loads the corpus on first run
     python benchmarks/bbc_quality.py --smoke                     # 30 articles, 5 questions (CI)
@@ -33,7 +37,36 @@ BBC = ROOT.parent / "shared" / "bench" / "bbc"
 RESULTS = ROOT / "benchmarks" / "results"
 MODES = ("dense", "bm25", "hybrid")
 COLUMNS = ("hit@1", "hit@5", "mrr@10", "answer_accuracy", "quote_verification", "refusal_accuracy",
-           "wrongful_refusals", "latency_ms_p50", "latency_ms_p95")
+           "wrongful_refusals", "context_recall", "latency_ms_p50", "latency_ms_p95")
+# The same run before the fitted answering model (b8811ad; benchmarks/README.md, issue 11).
+BEFORE = {
+    "dense": {"hit@1": 0.8, "hit@5": 0.9778, "mrr@10": 0.8741, "answer_accuracy": 0.5111, "quote_verification": 1.0,
+              "refusal_accuracy": 0.2, "wrongful_refusals": 0.1111, "latency_ms_p50": 18.6, "latency_ms_p95": 28.5},
+    "bm25": {"hit@1": 0.9333, "hit@5": 1.0, "mrr@10": 0.963, "answer_accuracy": 0.6222, "quote_verification": 1.0,
+             "refusal_accuracy": 0.2, "wrongful_refusals": 0.1333, "latency_ms_p50": 10.7, "latency_ms_p95": 19.8},
+    "hybrid": {"hit@1": 0.9111, "hit@5": 1.0, "mrr@10": 0.9519, "answer_accuracy": 0.6, "quote_verification": 1.0,
+               "refusal_accuracy": 0.2667, "wrongful_refusals": 0.1111, "latency_ms_p50": 12.7, "latency_ms_p95": 16.3},
+}
+TARGETS = {"answer_accuracy": ">= 0.85", "refusal_accuracy": ">= 0.80", "wrongful_refusals": "<= 0.08", "quote_verification": "= 1.0",
+           "context_recall": ">= 0.95", "latency_ms_p50": "<= 20"}
+
+
+def ceiling(report) -> dict:
+    """Where the answerable questions' misses come from, and how refusals split by outcome."""
+    pos = [r for r in report.results if r.answerable]
+    neg = [r for r in report.results if not r.answerable]
+    miss = [r for r in pos if not r.correct]
+    return {
+        "answerable missed": len(miss),
+        "right article not in the top 10": sum(1 for r in miss if r.rank is None),
+        "answer not in the retrieved passages": sum(1 for r in miss if r.rank is not None and not r.in_context),
+        "answer retrieved, refused": sum(1 for r in miss if r.in_context and not r.answered),
+        "answer retrieved, another sentence quoted": sum(1 for r in miss if r.in_context and r.answered),
+        "unanswerable refused as not stated": sum(1 for r in neg if r.outcome == "not_stated"),
+        "unanswerable refused as not covered": sum(1 for r in neg if r.outcome == "not_covered"),
+        "answerable refused as not stated": sum(1 for r in pos if r.outcome == "not_stated"),
+        "answerable refused as not covered": sum(1 for r in pos if r.outcome == "not_covered"),
+    }
 
 
 def load_corpus(kb: KnowledgeBase, paths: list[Path]) -> dict:
@@ -49,10 +82,39 @@ def load_corpus(kb: KnowledgeBase, paths: list[Path]) -> dict:
     return {"loaded_now": len(todo), "seconds": round(time.perf_counter() - started, 1), "statuses": statuses}
 
 
+def support_step_ms(kb: KnowledgeBase, questions: list[dict], rounds: int = 3) -> dict:
+    """What the answer step costs on its own: everything after retrieval, per question, in ms."""
+    import statistics
+
+    from knowledge.answering import decide
+    from knowledge.question import analyse
+    from knowledge.support import idf_from, score_sentences
+
+    prepared = []
+    for q in questions:
+        text = kb.check_question(q["question"])
+        qvec = kb.embedder.embed_query(text)
+        passages = kb.retriever.search(text, kb.config.top_k, vector=qvec)
+        vectors = kb.store.sentence_vectors([p.chunk for p in passages], [p.article.version for p in passages], len(qvec))
+        prepared.append((text, qvec, passages, vectors))
+    times = []
+    for _ in range(rounds):
+        for text, qvec, passages, vectors in prepared:
+            t = time.perf_counter()
+            qa = analyse(text)
+            idf = idf_from(kb.lexical.document_frequencies(qa.terms), max(1, kb.lexical.size()))
+            decide(qa, score_sentences(qa, passages, idf, qvec=qvec, sentence_vectors=vectors), max_quotes=kb.config.max_quotes)
+            times.append(1000 * (time.perf_counter() - t))
+    times.sort()
+    return {"p50": round(statistics.median(times), 2), "p95": round(times[int(0.95 * (len(times) - 1))], 2), "rounds": rounds}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--store", help="Chroma folder to load into / reuse (default: a temporary one)")
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--no-load", action="store_true", help="ask the store as it is, without loading the missing articles")
+    ap.add_argument("--modes", default=",".join(MODES), help="retrieval modes to run, comma-separated (default: all three)")
     args = ap.parse_args()
     questions = load_questions(BBC / "dev_qa.jsonl")
     paths = sorted(BBC.glob("*/*.txt"))
@@ -62,20 +124,34 @@ def main() -> None:
         paths = sorted(wanted) + [p for p in paths if p not in wanted][:25]
     store = args.store or tempfile.mkdtemp(prefix="bbc-bench-")
     kb = KnowledgeBase(CoreConfig(chroma_path=store))
-    load = load_corpus(kb, paths)
-    rows = {}
-    for mode in MODES:
+    load = {"loaded_now": 0, "note": "--no-load: the store as it was"} if args.no_load else load_corpus(kb, paths)
+    rows, ceilings = {}, {}
+    for mode in [m for m in args.modes.split(",") if m in MODES]:
         kb.config = replace(kb.config, retrieval=mode)
-        rows[mode] = asyncio.run(evaluate(kb, questions)).summary()
+        report = asyncio.run(evaluate(kb, questions))
+        rows[mode] = report.summary()
+        ceilings[mode] = ceiling(report)
     print(f"BBC: {len(kb.list())} articles, {kb.store.chunk_count()} chunks, {len(questions)} questions "
           f"({sum(1 for q in questions if not q.get('answerable'))} unanswerable); extractive answers")
-    print(f"{'mode':<8}" + "".join(f"{c:>20}" for c in COLUMNS))
+    print(f"{'mode':<16}" + "".join(f"{c:>20}" for c in COLUMNS))
     for mode, s in rows.items():
-        print(f"{mode:<8}" + "".join(f"{'-' if s[c] is None else s[c]:>20}" for c in COLUMNS))
+        print(f"{mode:<16}" + "".join(f"{'-' if s[c] is None else s[c]:>20}" for c in COLUMNS))
+        if not args.smoke:
+            b = BEFORE[mode]
+            print(f"{'  before':<16}" + "".join(f"{b.get(c, '-'):>20}" for c in COLUMNS))
+    print(f"{'target':<16}" + "".join(f"{TARGETS.get(c, ''):>20}" for c in COLUMNS))
+    for mode, c in ceilings.items():
+        print(f"\nwhere the {mode} misses come from (ceiling analysis):")
+        for k, v in c.items():
+            print(f"  {k:<48}{v:>4}")
+    step = support_step_ms(kb, questions)
+    print(f"\nthe support step alone (question analysis, sentence measurements, fitted model, decision): "
+          f"median {step['p50']} ms, p95 {step['p95']} ms a question ({step['rounds']} rounds)")
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "bbc_quality_smoke.json" if args.smoke else "bbc_quality.json"
     (RESULTS / name).write_text(json.dumps({"load": load, "articles": len(kb.list()), "chunks": kb.store.chunk_count(),
-                                            "questions": len(questions), "rows": rows}, indent=2) + "\n")
+                                            "questions": len(questions), "rows": rows, "before": BEFORE,
+                                            "ceiling": ceilings, "support_step_ms": step}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,6 @@ from tests.openai_standin import OpenAIStandin, delay, reply_json  # noqa: E402
 
 BBC = ROOT.parent / "shared" / "bench" / "bbc"
 RESULTS = ROOT / "benchmarks" / "results"
-_PASSAGE = re.compile(r'<passage number="(\d+)"[^>]*>\n(.*?)\n</passage>', re.DOTALL)
 
 
 # -- the knowledge base and questions -------------------------------------------------------
@@ -82,10 +81,11 @@ def build_kb(embedder, folder: str, n_articles: int) -> tuple[KnowledgeBase, lis
 def model_reply(request: dict):
     """The loopback model: after 1 s, a valid answer quoting the first sentence of passage 1."""
     prompt = request["messages"][-1]["content"]
-    m = _PASSAGE.search(prompt)
-    text = m.group(2) if m else ""
-    sentence = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0][:200]
-    return delay(1.0, reply_json({"answerable": True, "answer": "From the articles.", "quotes": [{"passage": 1, "quote": sentence}]}))
+    first = next((line for line in prompt.splitlines() if line.startswith("{")), "")
+    text = json.loads(first)["text"] if first else ""
+    sentence = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
+    return delay(1.0, reply_json({"answerable": True, "answer": [{"sentence": "From the articles.", "quotes": [1]}],
+                                  "quotes": [{"passage": 1, "quote": sentence}]}))
 
 
 # -- measuring ------------------------------------------------------------------------------

@@ -130,7 +130,8 @@ def chroma_worker(paths: list[str], store_dir: str, source: str) -> dict:
 
         def __call__(self, input):  # noqa: A002 (Chroma's parameter name)
             t = time.perf_counter()
-            vecs = model._run(model._tokenizer.encode_batch(list(input)))  # as given: no sorting
+            tokenizer, session = model._load()
+            vecs = model._run(session, tokenizer.encode_batch(list(input)))  # as given: no sorting
             spent["embedding_s"] += time.perf_counter() - t
             return list(vecs)
 

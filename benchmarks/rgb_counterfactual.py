@@ -18,7 +18,10 @@ passage with its counterfactual twin). Conditions, each asked through `Knowledge
 * noise 0.8: RGB's input building, 5 passages, ceil(5 × 0.8) = 4 negative and 1 positive in file
   order, shuffled with random.seed(2333): accuracy.
 
-The paper's published ChatGPT figures are printed beside ours. They come from `en.json`, which is
+The paper's published ChatGPT figures are printed beside ours, and so are ours before the fitted
+answering model (b8811ad). RGB's negative and noise-0.8 inputs are also training data of that model
+(benchmarks/fit_answering.py, as near misses): the figures here are in-sample for it, and
+fit_answering.py reports the cross-validated ones. They come from `en.json`, which is
 not available here: our noise and rejection conditions use en_fact.json's passages instead, so
 the comparison is indicative only. Answers are extractive; with OPENAI_BASE_URL set (and
 LLM_MODEL, OPENAI_API_KEY as for the bot) the model's answers are measured too.
@@ -58,6 +61,9 @@ PASSAGES = 5  # RGB's passage_num
 # The paper's ChatGPT (gpt-3.5-turbo) figures, English (AAAI-24, tables 1, 3 and 7; SOURCE.md).
 PAPER = {"noise 0.8 accuracy": 76.00, "negative rejection": 24.67, "counterfactual Acc_doc": 9.0,
          "counterfactual ED": 8.0, "counterfactual CR": 57.14}
+# newsbot's extractive figures before the fitted answering model (b8811ad, benchmarks/README.md).
+BEFORE = {"noise 0.8": 54.00, "negative": 11.00, "acc_doc": 1.00, "fake_given": 88.00, "conflict_accuracy": 80.00,
+          "both": 71.00, "only_fake": 9.00, "only_true": 9.00, "neither": 4.00, "conflict_refused": 7.00}
 
 
 def has_answer(text: str, answer) -> bool:
@@ -125,7 +131,8 @@ def judge(r: dict, answer, scopes_of: dict[str, str]) -> dict:
     fake_quoted = any(scopes_of.get(c.article_id, "").split("-")[2] == "fake" and r["fakeanswer"].lower() in c.quote.lower() for c in answer.citations)
     return {"answered": answer.answerable, "correct": correct, "fake_in_text": answer.answerable and r["fakeanswer"].lower() in shown.lower(),
             "true_quoted": true_quoted, "fake_quoted": fake_quoted,
-            "error_flagged": "factual error" in answer.text.lower(), "text": answer.text[:400]}
+            "error_flagged": "factual error" in answer.text.lower(), "text": answer.text[:400],
+            "outcome": answer.outcome.value if answer.outcome else ""}
 
 
 async def run_mode(kb: KnowledgeBase, records: list[dict], scopes_of: dict[str, str]) -> tuple[dict, list[dict]]:
@@ -166,7 +173,9 @@ def summarise(per_q: list[dict], secs: list[float]) -> dict:
             "correction_rate": round(100 * sum(x["correct"] for x in flagged) / len(flagged), 2) if flagged else None,
             "refused": pct("fake only", lambda x: not x["answered"]),
         },
-        "negative": {"refusal_rate": pct("negative", lambda x: not x["answered"])},
+        "negative": {"refusal_rate": pct("negative", lambda x: not x["answered"]),
+                     "not_stated": pct("negative", lambda x: x.get("outcome") == "not_stated"),
+                     "not_covered": pct("negative", lambda x: x.get("outcome") == "not_covered")},
         "noise 0.8": {"accuracy": pct("noise 0.8", lambda x: x["correct"]), "refused": pct("noise 0.8", lambda x: not x["answered"])},
         "latency_ms_p50": round(statistics.median(secs) * 1000, 1) if secs else None,
     }
@@ -175,21 +184,27 @@ def summarise(per_q: list[dict], secs: list[float]) -> dict:
 def table(mode: str, s: dict) -> str:
     c, f = s["conflict"], s["fake only"]
     ed = "n/a" if mode == "extractive" else f"{f['error_detected']:.2f}"
+    b = BEFORE if mode == "extractive" else {}
+
+    def was(key: str) -> str:
+        return f"{b[key]:>10.2f}" if key in b else f"{'-':>10}"
+
     lines = [
         f"{mode}: {s['questions']} questions, median {s['latency_ms_p50']} ms per answer",
-        f"{'measure (%)':<52}{'newsbot':>10}{'ChatGPT (paper)':>18}",
-        f"{'noise 0.8: accuracy (1 positive + 4 negative)':<52}{s['noise 0.8']['accuracy']:>10.2f}{PAPER['noise 0.8 accuracy']:>18.2f}",
-        f"{'negative only: refusal rate (Rej)':<52}{s['negative']['refusal_rate']:>10.2f}{PAPER['negative rejection']:>18.2f}",
-        f"{'fake only: accuracy (Acc_doc)':<52}{f['accuracy']:>10.2f}{PAPER['counterfactual Acc_doc']:>18.2f}",
-        f"{'fake only: error detected (ED)':<52}{ed:>10}{PAPER['counterfactual ED']:>18.2f}",
-        f"{'fake only: corrected when detected (CR)':<52}{'-' if f['correction_rate'] is None else f['correction_rate']:>10}{PAPER['counterfactual CR']:>18.2f}",
-        f"{'fake only: fake answer given':<52}{f['fake_answer_given']:>10.2f}{'-':>18}",
-        f"{'true + fake: accuracy (true answer in the answer)':<52}{c['accuracy']:>10.2f}{'-':>18}",
-        f"{'true + fake: both quoted, each with its source':<52}{c['both_surfaced']:>10.2f}{'-':>18}",
-        f"{'true + fake: only the fake quoted':<52}{c['only_fake']:>10.2f}{'-':>18}",
-        f"{'true + fake: only the true quoted':<52}{c['only_true']:>10.2f}{'-':>18}",
-        f"{'true + fake: answered, neither quoted':<52}{c['neither_quoted']:>10.2f}{'-':>18}",
-        f"{'true + fake: refused':<52}{c['refused']:>10.2f}{'-':>18}",
+        f"{'measure (%)':<52}{'newsbot':>10}{'before':>10}{'ChatGPT (paper)':>18}",
+        f"{'noise 0.8: accuracy (1 positive + 4 negative)':<52}{s['noise 0.8']['accuracy']:>10.2f}{was('noise 0.8')}{PAPER['noise 0.8 accuracy']:>18.2f}",
+        f"{'negative only: refusal rate (Rej)':<52}{s['negative']['refusal_rate']:>10.2f}{was('negative')}{PAPER['negative rejection']:>18.2f}",
+        f"{'negative only: refused as not stated / not covered':<52}{s['negative']['not_stated']:>5.0f}/{s['negative']['not_covered']:<4.0f}{'-':>10}{'-':>18}",
+        f"{'fake only: accuracy (Acc_doc)':<52}{f['accuracy']:>10.2f}{was('acc_doc')}{PAPER['counterfactual Acc_doc']:>18.2f}",
+        f"{'fake only: error detected (ED)':<52}{ed:>10}{'-':>10}{PAPER['counterfactual ED']:>18.2f}",
+        f"{'fake only: corrected when detected (CR)':<52}{'-' if f['correction_rate'] is None else f['correction_rate']:>10}{'-':>10}{PAPER['counterfactual CR']:>18.2f}",
+        f"{'fake only: fake answer given':<52}{f['fake_answer_given']:>10.2f}{was('fake_given')}{'-':>18}",
+        f"{'true + fake: accuracy (true answer in the answer)':<52}{c['accuracy']:>10.2f}{was('conflict_accuracy')}{'-':>18}",
+        f"{'true + fake: both quoted, each with its source':<52}{c['both_surfaced']:>10.2f}{was('both')}{'-':>18}",
+        f"{'true + fake: only the fake quoted':<52}{c['only_fake']:>10.2f}{was('only_fake')}{'-':>18}",
+        f"{'true + fake: only the true quoted':<52}{c['only_true']:>10.2f}{was('only_true')}{'-':>18}",
+        f"{'true + fake: answered, neither quoted':<52}{c['neither_quoted']:>10.2f}{was('neither')}{'-':>18}",
+        f"{'true + fake: refused':<52}{c['refused']:>10.2f}{was('conflict_refused')}{'-':>18}",
     ]
     return "\n".join(lines)
 

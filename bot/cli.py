@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -25,7 +26,9 @@ if TYPE_CHECKING:  # imported where used: the core brings numpy, chromadb and on
 
 from .feeds_command import feeds
 from .logs import quiet_libraries
+from .privacy_command import forget_user
 from .settings import Settings, SettingsError
+from .sources import quoted_in_text, sources_of
 
 if TYPE_CHECKING:
     from knowledge.evaluation import Report
@@ -78,15 +81,31 @@ class NewsGroup(click.Group):
     a `FilterError` is a usage error (exit 2), any other `KnowledgeError` an error (exit 1), and
     invalid settings exit 2. Anything else is a bug and keeps its traceback."""
 
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """`--help` ends with where the data is, so nobody wonders why a store looks empty."""
+        try:
+            settings = Settings.load(dotenv_path=ctx.params.get("env_file") or ".env")
+        except SettingsError:
+            return
+        # written as is: a path wrapped over two lines cannot be copied
+        formatter.write(f"\nData:\n  articles: {where_store_is(settings)}\n  feedback: {settings.feedback_db}\n")
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except FilterError as exc:
             raise UsageFailure(f"--{exc.option}: {exc.reason}") from exc
+        except SettingsError as exc:  # before KnowledgeError, its base: settings exit 2
+            raise UsageFailure(exc.reason) from exc
         except KnowledgeError as exc:
             raise Failure(exc.reason) from exc
-        except SettingsError as exc:
-            raise UsageFailure(str(exc)) from exc
+
+
+def where_store_is(settings: Settings) -> str:
+    """The article store: a Chroma server's address, or the embedded store's folder."""
+    if settings.chroma_host:
+        return f"Chroma server {settings.chroma_host}:{settings.chroma_port} (CHROMA_HOST)"
+    return f"{Path(settings.chroma_path).resolve()} (CHROMA_PATH)"
 
 
 def check_since(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -110,18 +129,24 @@ def cli(ctx: click.Context, env_file: str) -> None:
 
 
 def render_answer(answer: Answer) -> str:
-    lines = [answer.text]
+    """The answer as text: the answer, any note, then one line per cited article (numbers, title,
+    outlet, date) with its link and the quotes the answer text does not already hold."""
+    lines = [answer.cited_text()]
     if answer.note:
         lines += ["", f"({answer.note})"]
     if answer.citations:
         lines += ["", "Sources:"]
-        for n, c in enumerate(answer.citations, start=1):
-            meta = ", ".join(x for x in (c.source, c.published) if x)
-            lines.append(f"[{n}] {c.title}" + (f" — {meta}" if meta else "") + ("" if c.verified else " (unverified)"))
-            if not (answer.mode == "extractive" and f"“{c.quote}" in answer.text):  # shown once
-                lines.append(f"    “{c.quote}”")
-            if c.url:
-                lines.append(f"    {c.url}")
+        for s in sources_of(answer):
+            numbers = " ".join(f"[{n}]" for n, _ in s.quotes)
+            unchecked = "" if all(c.verified for _, c in s.quotes) else " (unverified)"
+            lines.append(f"{numbers} {s.title}" + (f" — {s.meta}" if s.meta else "") + unchecked)
+            if s.url:
+                lines.append(f"    {s.url}")
+            for n, c in s.quotes:
+                if c.metadata:  # a fact from the article's byline or dateline, not a body quote
+                    lines.append(f"    [{n}] from the article's {c.metadata_label}: {c.quote}")
+                elif not quoted_in_text(answer, c):
+                    lines.append(f"    [{n}] “{c.quote}”")
     return "\n".join(lines)
 
 
@@ -230,7 +255,7 @@ def eval_(app: App, questions: str, as_json: bool, show_misses: bool) -> None:
     labels = {
         "questions": "questions", "hit@1": "retrieval hit@1", "hit@5": "retrieval hit@5", "mrr@10": "retrieval MRR@10",
         "answer_accuracy": "answer contains the expected text", "quote_verification": "quotes verbatim in the stored text",
-        "refusal_accuracy": "unanswerable questions refused", "wrongful_refusals": "answerable questions refused",
+        "context_recall": "expected text in the passages retrieved", "refusal_accuracy": "unanswerable questions refused", "wrongful_refusals": "answerable questions refused",
         "latency_ms_p50": "latency p50 (ms)", "latency_ms_p95": "latency p95 (ms)",
     }
     summary = report.summary()
@@ -265,10 +290,12 @@ def run(app: App) -> None:
         )
     from .discord_app import run_bot
 
+    log.info("article store: %s; feedback: %s", where_store_is(app.settings), app.settings.feedback_db)
     run_bot(app.settings)
 
 
 cli.add_command(feeds)
+cli.add_command(forget_user)
 
 
 def main() -> None:

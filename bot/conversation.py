@@ -4,7 +4,8 @@ The bot answers a message that mentions it, replies to one of its answers, comes
 written in a thread started on one of its answers. Earlier turns come from the answers' records
 (`FeedbackStore`): every answer message carries its answer id in its buttons' custom_ids, so a
 thread's history is read back through the API (at most `THREAD_READ_LIMIT` messages) and mapped to
-the stored questions and answers, not scraped from embeds.
+the stored questions and answers, not scraped from embeds. Each turn carries the articles its
+answer cited: the core retrieves a follow-up with them first (knowledge/followup.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import re
 from collections import OrderedDict
 
 import discord
+
+from knowledge.followup import Turn
 
 from .feedback import FeedbackStore
 
@@ -88,8 +91,9 @@ class Conversations:
             self._threads.popitem(last=False)
         return found
 
-    async def history(self, message: discord.Message) -> list[tuple[str, str]]:
-        """Earlier (question, answer) turns: the thread's, or the answer being replied to."""
+    async def history(self, message: discord.Message) -> list[Turn]:
+        """Earlier turns (question, answer, the articles it cited): the thread's, or the answer
+        being replied to."""
         ids: list[str] = []
         if isinstance(message.channel, discord.Thread) and (starter := await self._answer_thread(message.channel)) is not None:
             if starter:
@@ -104,4 +108,5 @@ class Conversations:
             ids.append(answer_id_of(replied) or "")
         ids = list(dict.fromkeys(i for i in ids if i))[-MAX_TURNS:]
         stored = await self.feedback.get_answers(ids)
-        return [(stored[i].question, stored[i].answer) for i in ids if i in stored]
+        return [Turn(stored[i].question, stored[i].answer, tuple(dict.fromkeys(c.article_id for c in stored[i].citations)))
+                for i in ids if i in stored]

@@ -1,7 +1,8 @@
 """The Discord bot: the `commands.Bot` subclass, its start-up and shutdown, and `run_bot`.
 
 `setup_hook` opens the knowledge base in a worker thread (loading the embedding model and Chroma
-must not stall the gateway), loads the shipped articles, opens the feedback store, loads the cogs
+must not stall the gateway), loads the shipped articles, opens the feedback store and the
+per-server settings beside it, loads the cogs
 and syncs the slash commands: to one server when `DISCORD_TEST_GUILD_ID` is set (instant, for
 development), else globally. `DISCORD_SHARDED=true` runs the same bot as an `AutoShardedBot`.
 No message the bot sends may mention anyone (`AllowedMentions.none()`, set here and on each send).
@@ -21,11 +22,12 @@ from knowledge import KnowledgeBase, KnowledgeError
 from .errors import NewsTree
 from .feedback import FeedbackStore
 from .logs import quiet_libraries
+from .server_settings import ServerSettingsStore, path_beside
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.feedback", "bot.cogs.ask", "bot.cogs.articles", "bot.cogs.feeds")
+EXTENSIONS = ("bot.cogs.feedback", "bot.cogs.ask", "bot.cogs.sources", "bot.cogs.newsbot", "bot.cogs.articles", "bot.cogs.feeds")
 def intents_for(settings: Settings) -> discord.Intents:
     """Only what the bot uses: servers and channels, messages (mentions, DMs) and, if enabled,
     the privileged message content (needed to read follow-ups in threads that do not mention it)."""
@@ -54,6 +56,7 @@ class NewsBot(commands.Bot):
         self.settings = settings
         self.kb: KnowledgeBase = kb  # type: ignore[assignment]  # set in setup_hook when None
         self.feedback: FeedbackStore = feedback  # type: ignore[assignment]
+        self.server_settings: ServerSettingsStore = None  # type: ignore[assignment]  # opened in setup_hook
         self._owns_kb = kb is None
         self._owns_feedback = feedback is None
 
@@ -65,7 +68,8 @@ class NewsBot(commands.Bot):
         changed = sum(r.status != "unchanged" for r in results)
         log.info("shipped articles: %d (%d loaded or updated now)", len(results), changed)
         if self.feedback is None:
-            self.feedback = await FeedbackStore.open(self.settings.feedback_db)
+            self.feedback = await FeedbackStore.open(self.settings.feedback_db, retention_days=self.settings.feedback_retention_days)
+        self.server_settings = await ServerSettingsStore.open(path_beside(self.settings.feedback_db))
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()
@@ -104,6 +108,8 @@ class NewsBot(commands.Bot):
                 await self.kb.aclose()
             if self._owns_feedback and self.feedback is not None:
                 await self.feedback.aclose()
+            if self.server_settings is not None:
+                await self.server_settings.aclose()
 
 
 class ShardedNewsBot(NewsBot, commands.AutoShardedBot):

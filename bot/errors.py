@@ -66,7 +66,7 @@ def reason_for(error: BaseException) -> str | None:
 
 
 def describe(interaction: discord.Interaction) -> str:
-    command = interaction.command.qualified_name if interaction.command else (interaction.data or {}).get("custom_id", "?")
+    command = interaction.command.qualified_name if interaction.command else dict(interaction.data or {}).get("custom_id", "?")
     return f"{command!s} by user {interaction.user.id} in guild {interaction.guild_id}"
 
 

@@ -37,9 +37,11 @@ def feeds() -> None:
 @scope_option
 @click.pass_obj
 def add(app: App, url: str, scope: str) -> None:
-    """Follow the feed at URL (it is polled at the next `feeds poll`)."""
-    feed = app.kb.feeds.add(url, scope)
-    click.echo(f"Following {feed.url} (id {feed.id}).")
+    """Follow the feed at URL: it is fetched once now (under the FETCH_* settings) and refused if
+    it cannot be read; its items are loaded at the next `feeds poll`."""
+    feed, found = app.kb.feeds.follow(url, scope, policy=app.kb.config.fetch)
+    click.echo(f"Following “{found.title or 'untitled feed'}” ({found.items} item{'s' if found.items != 1 else ''}) "
+               f"at {feed.url} (id {feed.id}).")
 
 
 @feeds.command("list")

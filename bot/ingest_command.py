@@ -3,6 +3,8 @@ and a summary (loaded / updated / already loaded / duplicate / failed with the r
 
 from __future__ import annotations
 
+import re
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -37,13 +39,33 @@ def summary(counts: Counter[IngestStatus], failed: int) -> str:
             f"already loaded {counts[IngestStatus.UNCHANGED]}, duplicate {counts[IngestStatus.DUPLICATE]}, failed {failed}")
 
 
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def printable(text: str) -> str:
+    """`text` on one line: a newline or other control character in a file name is shown escaped
+    (`\\n`), so it cannot start a line of its own that looks like the summary."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def failure_line(item: Source | str, reason: str) -> str:
+    """`failed: NAME: REASON`, the name once (the core's reasons for files already start with it)."""
+    name = str(item)
+    reason = reason.removeprefix(f"{name}: ")
+    return printable(f"failed: {name}: {reason}")
+
+
 def run_ingest(kb: KnowledgeBase, paths: list[str], *, scope: str, source: str) -> int:
     """Load everything through `kb.load`; print a summary; return the exit code (1 if anything
     failed)."""
-    items = expand(paths)
-    counts: Counter[IngestStatus] = Counter()
     failures: list[tuple[Source, str]] = []
-    bar = tqdm(items, unit="article", disable=len(items) < 2, dynamic_ncols=True)
+    for raw in paths:
+        if (m := _SCHEME.match(raw.strip())) and not is_url(raw):
+            failures.append((raw.strip(), f"unsupported scheme “{m[1]}”: only http:// and https:// addresses are loaded."))
+    items = expand([raw for raw in paths if not _SCHEME.match(raw.strip()) or is_url(raw)])
+    counts: Counter[IngestStatus] = Counter()
+    # the bar only on a terminal: captured, it is one long line mixed into the output
+    bar = tqdm(items, unit="article", disable=len(items) < 2 or not sys.stderr.isatty(), dynamic_ncols=True)
     for item in bar:
         try:
             counts[kb.load(item, scope, outlet=source).status] += 1
@@ -52,6 +74,6 @@ def run_ingest(kb: KnowledgeBase, paths: list[str], *, scope: str, source: str) 
         bar.set_postfix(failed=len(failures), refresh=False)
     bar.close()
     for item, reason in failures:
-        click.echo(f"failed: {item}: {reason}", err=True)
+        click.echo(failure_line(item, reason), err=True)
     click.echo(summary(counts, len(failures)))
     return 1 if failures else 0

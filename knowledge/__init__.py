@@ -18,8 +18,9 @@ from .errors import (
     LimitError,
     NotFoundError,
     StoreError,
+    StoreUnavailable,
 )
-from .models import GLOBAL_SCOPE, Answer, Article, Citation, Passage
+from .models import GLOBAL_SCOPE, Answer, Article, Citation, Outcome, Passage
 
 if TYPE_CHECKING:
     from .base import ARTICLES_DIR, CoreConfig, IngestResult, IngestStatus, KnowledgeBase
@@ -42,5 +43,5 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ARTICLES_DIR", "GLOBAL_SCOPE", "Answer", "Article", "Citation", "CoreConfig", "FetchFailed", "FetchPolicy",
     "FilterError", "IngestResult", "IngestStatus", "InputError", "KnowledgeBase", "KnowledgeError", "LimitError",
-    "NotFoundError", "Passage", "Pasted", "SearchFilter", "Source", "StoreError", "Upload",
+    "NotFoundError", "Outcome", "Passage", "Pasted", "SearchFilter", "Source", "StoreError", "StoreUnavailable", "Upload",
 ]

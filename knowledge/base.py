@@ -12,6 +12,8 @@ retrieve, re-rank for recency, score support, answer.
 from __future__ import annotations
 
 import asyncio
+import builtins  # `list` is also a method name in this module's classes
+import functools
 import logging
 import threading
 from collections.abc import Sequence
@@ -26,15 +28,17 @@ from .chunking import chunk_article, chunk_members
 from .dedup import as_revision, find_duplicate
 from .embeddings import Embedder, MiniLMOnnx, OpenAIEmbedder, pool_chunks
 from .errors import InputError, KnowledgeError, LimitError, ModelFailure
+from .followup import Turn, as_turns, cited_first, cited_ids, clean_rewrite, retrieval_text
 from .lexical import LexicalIndex, default_path
 from .llm import LLMAnswerer, LLMConfig
 from .loading import load_file
-from .models import GLOBAL_SCOPE, Answer, Article
+from .models import GLOBAL_SCOPE, Answer, Article, Passage
+from .question import Question, analyse
 from .recency import rerank_for_recency
 from .retrieval import Retrieved, Retriever, SearchFilter
 from .sources import FetchPolicy, Source, article_files, read
 from .store import ArticleStore, with_outlet
-from .support import analyse, idf_from, score_sentences
+from .support import Support, idf_from, score_sentences
 
 if TYPE_CHECKING:
     from .feeds import FeedPoll, FeedRegistry
@@ -101,6 +105,7 @@ class KnowledgeBase:
         self.lexical = LexicalIndex(store, default_path(store, config.lexical_path))
         self.retriever = Retriever(store, self.embedder, self.lexical)
         self.llm = LLMAnswerer(config.llm) if config.llm else None
+        self._ingest_lock = threading.RLock()
         self._feeds: FeedRegistry | None = None
         self._feeds_lock = threading.Lock()
 
@@ -125,8 +130,9 @@ class KnowledgeBase:
         """Poll the feeds that are due (every feed with `force`) and load their new items, each
         into its feed's scope (blocking; never raises for one feed's or item's trouble).
         `interval`: seconds until a feed read now is due again."""
-        options = {} if interval is None else {"interval": interval}
-        return self.feeds.poll_due(self, force=force, **options)
+        from .feeds import DEFAULT_INTERVAL
+
+        return self.feeds.poll_due(self, force=force, interval=DEFAULT_INTERVAL if interval is None else interval)
 
     async def aclose(self) -> None:
         if self.llm:
@@ -166,15 +172,18 @@ class KnowledgeBase:
           (the same wire story from another outlet): no copy is made, the outlet is added to
           the stored article's `outlets`, and the result's article is that stored one.
         """
-        planned = self.plan(article)
-        if planned.status is IngestStatus.DUPLICATE:
-            if planned.added_outlet:
-                self.store.update_metadata(planned.article)
-            return planned
-        if planned.status is IngestStatus.UNCHANGED:
-            return planned
-        # LOADED or UPDATED; the store says which it did (another process may have got there first)
-        return replace(planned, status=IngestStatus(self._index(planned.article)))
+        # One load at a time per process: the duplicate check, the per-server limit and the write
+        # must see the same store, or two threads loading copies of one story would store both.
+        with self._ingest_lock:
+            planned = self.plan(article)
+            if planned.status is IngestStatus.DUPLICATE:
+                if planned.added_outlet:
+                    self.store.update_metadata(planned.article)
+                return planned
+            if planned.status is IngestStatus.UNCHANGED:
+                return planned
+            # LOADED or UPDATED; the store says which it did (another process may have got there first)
+            return replace(planned, status=IngestStatus(self._index(planned.article)))
 
     def read(self, source: Source, scope: str = GLOBAL_SCOPE, *, outlet: str = "") -> Article:
         """The article in `source` (a web address, a `Path`, an `Upload` or `Pasted` text), for
@@ -186,26 +195,30 @@ class KnowledgeBase:
         """Read `source` and store its article: `ingest(read(source, scope))` (blocking)."""
         return self.ingest(self.read(source, scope, outlet=outlet))
 
-    def _index(self, article: Article, *, force: bool = False) -> str:
+    def _index(self, article: Article, *, force: bool = False, if_version: str | None = None) -> str:
         """Chunk and embed an article and write it to the store (the store's status)."""
         chunks, sentences = chunk_article(article.id, article.text, max_words=self.config.chunk_words)
         if not chunks:
             raise InputError(f"“{article.title}” has no sentences to index.")
         sentence_vectors = self.embedder.embed_documents([article.text[s.start : s.end] for s in sentences])
         vectors = pool_chunks(chunk_members(chunks, sentences), sentence_vectors)
-        return self.store.put(article, chunks, sentences, vectors, sentence_vectors, force=force)
+        return self.store.put(article, chunks, sentences, vectors, sentence_vectors, force=force, if_version=if_version)
 
     def reindex_missing(self) -> int:
-        """Embed, with this embedding model, stored articles that have no chunks in its collection
-        (after switching EMBEDDING_BACKEND, vectors of the old model are never mixed in);
-        returns how many. Cheap when nothing is missing."""
+        """Embed again, with this embedding model, committed articles whose committed version
+        lacks chunks in its collection: after switching EMBEDDING_BACKEND (vectors of the old
+        model are never mixed in), or a load another process broke; returns how many.
+
+        Each article record's `n_chunks` is compared with the chunks of its committed version,
+        counted from one read of the chunk ids (no chunk metadata), so this is cheap on every
+        start (see `ArticleStore.short_articles`)."""
+        short = self.store.short_articles()
+        if short:
+            self.store.refresh()  # read after the count: a version revised meanwhile is left be
         committed = self.store.committed()
-        if self.store.chunk_count() >= len(committed):
-            return 0
-        have = self.store.articles_with_chunks()
-        missing = [a for a in committed.values() if a.id not in have]
+        missing = [committed[i] for i, v in short if i in committed and committed[i].version == v]
         for a in missing:
-            self._index(a, force=True)
+            self._index(a, force=True, if_version=a.version)
         if missing:
             log.warning("indexed %d stored articles with the %s embedding model", len(missing), self.embedder.name)
         return len(missing)
@@ -255,7 +268,7 @@ class KnowledgeBase:
             raise InputError("That does not look like a question.")
         return q
 
-    def outlets(self, scopes: Sequence[str] | None = None) -> list[str]:
+    def outlets(self, scopes: Sequence[str] | None = None) -> builtins.list[str]:
         """The outlets of the articles visible in `scopes`, as stored, in alphabetical order."""
         return sorted({a.source for a in self.store.list(scopes) if a.source}, key=str.casefold)
 
@@ -266,46 +279,90 @@ class KnowledgeBase:
         known = self.outlets(scopes) if (outlet or "").strip() else []
         return SearchFilter.parse(scopes=scopes, since=since, outlet=outlet, known_outlets=known)
 
-    def retrieve(self, question: str, flt: SearchFilter | None = None, *, mode: str = "") -> Retrieved:
+    def retrieve(self, question: str, flt: SearchFilter | None = None, *, mode: str = "", search: str = "",
+                 cited: Sequence[str] = ()) -> Retrieved:
         """Passages for the question and each of their sentences' support, best first, newest
-        first when the question asks for the latest (blocking)."""
+        first when the question asks for the latest (blocking). A follow-up is searched with
+        `search` (the question with its conversation, see `followup.py`) and the passages of
+        the articles earlier answers `cited` come first."""
         question = self.check_question(question)
         qvec = self.embedder.embed_query(question)
-        passages = self.retriever.search(question, self.config.top_k, flt, mode=mode or self.config.retrieval, vector=qvec)
+        svec = self.embedder.embed_query(search) if search and search != question else qvec
+        passages = self.retriever.search(search or question, self.config.top_k, flt, mode=mode or self.config.retrieval, vector=svec)
+        if cited:
+            passages = cited_first(passages, self._article_passages(cited, flt), self.config.top_k)
         vectors = self.store.sentence_vectors([p.chunk for p in passages], [p.article.version for p in passages], len(qvec))
-        need = analyse(question)
-        idf = idf_from(self.lexical.document_frequencies(need.terms), max(1, self.lexical.size()))
-        supports = score_sentences(question, passages, idf, need, qvec=qvec, sentence_vectors=vectors)
-        return rerank_for_recency(question, Retrieved(passages, supports))
+        q = analyse(question)
+        idf = idf_from(self.lexical.document_frequencies(q.terms), max(1, self.lexical.size()))
+        supports = score_sentences(q, passages, idf, qvec=qvec, sentence_vectors=vectors)
+        if cited:  # a follow-up: sentences of the articles the conversation is about come first
+            about = set(cited)
+            supports.sort(key=lambda s: (not s.missing, s.passage.article.id in about, s.probability), reverse=True)
+        parts: list[tuple[Question, list[Support]]] = []
+        if len(q.parts) > 1:
+            for text in q.parts:
+                pq = analyse(text)
+                pidf = idf_from(self.lexical.document_frequencies(pq.terms), max(1, self.lexical.size()))
+                pvec = self.embedder.embed_query(text)
+                parts.append((pq, score_sentences(pq, passages, pidf, qvec=pvec, sentence_vectors=vectors)))
+        return rerank_for_recency(question, Retrieved(passages, supports, q, parts))
 
-    async def ask(self, question: str, flt: SearchFilter | None = None, *, history: Sequence[tuple[str, str]] = (),
-                  executor: Executor | None = None) -> Answer:
+    def _article_passages(self, article_ids: Sequence[str], flt: SearchFilter | None) -> tuple[Passage, ...]:
+        """Every chunk of the given (visible) articles as passages, in the order of `article_ids`."""
+        committed = self.store.committed()
+        flt = flt or SearchFilter()
+        rank = {a: n for n, a in enumerate(article_ids)}
+        visible = {a: committed[a].version for a in rank if a in committed and flt.admits(committed[a])}
+        found = [sc for chunks in self.store.chunks_of(visible).values() for sc in chunks]
+        found.sort(key=lambda sc: (rank[sc.chunk.article_id], sc.chunk.index))
+        return tuple(Passage(chunk=sc.chunk, article=committed[sc.chunk.article_id], score=0.0, sentences=sc.sentences) for sc in found)
+
+    async def ask(self, question: str, flt: SearchFilter | None = None, *, history: Sequence[Turn | tuple[str, str]] = (),
+                  executor: Executor | None = None, use_model: bool = True) -> Answer:
         """The answer to a question from the articles `flt` admits (all shipped ones by default):
         the one answer path. Retrieval runs on `executor` when given (the Discord layer's own
         pool), else in a worker thread. Raises `InputError` for an unusable question; never
         raises for model trouble (the answer then quotes the articles and says why in `note`).
-        The answer's `passages` are what it was written from, in the order used."""
+        The answer's `passages` are what it was written from, in the order used. `use_model`
+        False: quotes only even where a model is configured (a server's choice)."""
         question = self.check_question(question)
+        turns = as_turns(history)
+        search = retrieval_text(question, turns)
+        if turns and self.llm is not None and use_model:
+            # the model first rewrites the follow-up to stand on its own; that is what is searched
+            try:
+                search = clean_rewrite(await self.llm.rewrite(question, [(t.question, t.answer) for t in turns]), search)
+            except ModelFailure as exc:
+                log.info("follow-up not rewritten: %s", exc.reason)
+        work = functools.partial(self.retrieve, question, flt, search=search, cited=cited_ids(turns))
         if executor is None:
-            retrieved = await asyncio.to_thread(self.retrieve, question, flt)
+            retrieved = await asyncio.to_thread(work)
         else:
-            retrieved = await asyncio.get_running_loop().run_in_executor(executor, self.retrieve, question, flt)
-        return await self.answer(question, retrieved, history=history)
+            retrieved = await asyncio.get_running_loop().run_in_executor(executor, work)
+        return await self.answer(question, retrieved, history=[(t.question, t.answer) for t in turns], use_model=use_model)
 
-    async def answer(self, question: str, retrieved: Retrieved, *, history: Sequence[tuple[str, str]] = ()) -> Answer:
+    async def answer(self, question: str, retrieved: Retrieved, *, history: Sequence[tuple[str, str]] = (),
+                     use_model: bool = True) -> Answer:
         """The answer written from what was retrieved (the last step of `ask`)."""
         cfg = self.config
         if not retrieved.passages:
             return refusal([])
-        if self.llm is not None:
+        if retrieved.supports and all(s.missing for s in retrieved.supports) and not (retrieved.question and retrieved.question.about):
+            # every retrieved article lacks a name or figure the question depends on: no model
+            # can answer from them, so none is asked
+            return refusal(retrieved.passages, missing=retrieved.supports[0].missing)
+        if self.llm is not None and use_model:
             try:
                 return await self.llm.answer(
                     question, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars, history=history,
                 )
             except ModelFailure as exc:
-                log.warning("falling back to the extractive answer: %s", exc.reason)
+                # info, not warning: the answer's note already tells the reader (the CLI printed it twice)
+                log.info("falling back to the extractive answer: %s", exc.reason)
                 return extractive_answer(
                     retrieved.supports, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars,
                     note=f"{exc.reason} This answer is quoted straight from the articles instead.",
+                    question=retrieved.question, parts=retrieved.parts,
                 )
-        return extractive_answer(retrieved.supports, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars)
+        return extractive_answer(retrieved.supports, retrieved.passages, max_quotes=cfg.max_quotes, max_quote_chars=cfg.max_quote_chars,
+                                 question=retrieved.question, parts=retrieved.parts)

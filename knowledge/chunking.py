@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
+from typing import Protocol
 
 from .models import Chunk, Span
 
@@ -17,13 +19,26 @@ _PARAGRAPH = re.compile(r"[^\n]+(?:\n(?!\n)[^\n]+)*")
 # pysbd splits "He said: \"...\" Then" oddly on rare inputs; a very long "sentence" is cut
 # at clause boundaries so one chunk never blows past the embedding model's window.
 _MAX_SENTENCE_CHARS = 1200
+# pysbd's time grows with the square of a paragraph's length (45 s for 200,000 characters with
+# no paragraph break), so a longer paragraph is segmented a window at a time: every sentence but
+# the window's last is kept, and the next window starts where that last one began. Its rules
+# look a few characters around a boundary, so the boundaries are pysbd's own (see
+# benchmarks/sentence_split.py for the check on the BBC corpus and the timings).
+_WINDOW_CHARS = 3000
+
+
+class _Segmenter(Protocol):
+    """What pysbd (untyped) offers that we use."""
+
+    def segment(self, text: str) -> list[str]: ...
 
 
 @functools.lru_cache(maxsize=1)
-def _segmenter():
+def _segmenter() -> _Segmenter:
     import pysbd
 
-    return pysbd.Segmenter(language="en", clean=False)
+    segmenter: _Segmenter = pysbd.Segmenter(language="en", clean=False)
+    return segmenter
 
 
 def _split_long(text: str, start: int, end: int) -> list[Span]:
@@ -40,13 +55,32 @@ def _split_long(text: str, start: int, end: int) -> list[Span]:
     return spans
 
 
+def _pieces(para: str, window: int = _WINDOW_CHARS) -> Iterator[str]:
+    """pysbd's sentences of one paragraph, in time linear in its length."""
+    seg = _segmenter()
+    start = 0
+    while len(para) - start > window:
+        part = para[start : start + window]
+        found = seg.segment(part)
+        last = found[-1].strip() if found else ""
+        at = part.rfind(last) if last else -1
+        if len(found) < 2 or at <= 0:
+            # No sentence ends inside the window: cut at its last space (the piece is then cut
+            # to _MAX_SENTENCE_CHARS like any over-long sentence).
+            at = part.rfind(" ") + 1 or window
+            yield part[:at]
+        else:
+            yield from found[:-1]
+        start += at
+    yield from seg.segment(para[start:])
+
+
 def split_sentences(text: str) -> list[Span]:
     """Sentence spans of `text`, in order, without surrounding whitespace."""
     spans: list[Span] = []
-    seg = _segmenter()
     for para in _PARAGRAPH.finditer(text):
         cursor = para.start()
-        for piece in seg.segment(para.group()):
+        for piece in _pieces(para.group()):
             piece = piece.strip()
             if not piece:
                 continue

@@ -12,9 +12,12 @@ import base64
 import logging
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tokenizers import BertWordPieceTokenizer, Encoding
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,12 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> np.ndarray: ...
 
 
+class _Session(Protocol):
+    """What an onnxruntime `InferenceSession` (untyped) offers that we use."""
+
+    def run(self, output_names: None, input_feed: dict[str, np.ndarray]) -> list[np.ndarray]: ...
+
+
 class MiniLMOnnx:
     """all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime; thread-safe, loaded on first use."""
 
@@ -67,13 +76,17 @@ class MiniLMOnnx:
         self._model_path = Path(model_path) if model_path else None
         self._threads = threads
         self._lock = threading.Lock()
-        self._session = None
-        self._tokenizer = None
+        self._session: _Session | None = None
+        self._tokenizer: BertWordPieceTokenizer | None = None
+        self._inputs: set[str] = set()
 
-    def _load(self):
+    def _load(self) -> tuple[BertWordPieceTokenizer, _Session]:
+        tokenizer, session = self._tokenizer, self._session
+        if tokenizer is not None and session is not None:  # loaded: no lock needed
+            return tokenizer, session
         with self._lock:
-            if self._session is not None:
-                return
+            if self._session is not None and self._tokenizer is not None:
+                return self._tokenizer, self._session
             import onnxruntime as ort
             from tokenizers import BertWordPieceTokenizer
 
@@ -92,10 +105,12 @@ class MiniLMOnnx:
                 opts.intra_op_num_threads = self._threads
             session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
             self._inputs = {i.name for i in session.get_inputs()}
-            self._tokenizer, self._session = tok, session
+            typed: _Session = session
+            self._tokenizer, self._session = tok, typed
             log.info("embedding model loaded from %s", path)
+            return tok, typed
 
-    def _run(self, encodings) -> np.ndarray:
+    def _run(self, session: _Session, encodings: list[Encoding]) -> np.ndarray:
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros_like(ids)
@@ -105,32 +120,31 @@ class MiniLMOnnx:
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        hidden = self._session.run(None, feeds)[0]
+        hidden = session.run(None, feeds)[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return np.asarray(pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None), dtype=np.float32)
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if self._session is None:
-            self._load()
-        encodings = self._tokenizer.encode_batch(list(texts))
+        tokenizer, session = self._load()
+        encodings = tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         batch: list[int] = []
         for i in order:
             n = len(encodings[i].ids)
             if batch and ((len(batch) + 1) * n > BATCH_TOKENS or n > PAD_RATIO * len(encodings[batch[0]].ids)):
-                out[batch] = self._run([encodings[b] for b in batch])
+                out[batch] = self._run(session, [encodings[b] for b in batch])
                 batch = []
             batch.append(i)
         if batch:
-            out[batch] = self._run([encodings[b] for b in batch])
+            out[batch] = self._run(session, [encodings[b] for b in batch])
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
+        return np.asarray(self.embed_documents([text])[0], dtype=np.float32)
 
 
 class OpenAIEmbedder:
@@ -153,7 +167,7 @@ class OpenAIEmbedder:
             rows.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
         arr = np.asarray(rows, dtype=np.float32)
         self.dim = arr.shape[1]
-        return arr / np.clip(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12, None)
+        return np.asarray(arr / np.clip(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12, None), dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
+        return np.asarray(self.embed_documents([text])[0], dtype=np.float32)

@@ -43,6 +43,11 @@ class StoreError(KnowledgeError):
     """The article store cannot be opened or written (read-only, corrupt, server unreachable)."""
 
 
+class StoreUnavailable(StoreError):
+    """The article store (a Chroma server) cannot be reached right now; reads were retried with
+    backoff first. The next call tries again, so a process recovers by itself."""
+
+
 class LimitError(KnowledgeError):
     """A configured limit (article size, articles per server) would be exceeded."""
 

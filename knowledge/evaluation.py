@@ -36,15 +36,17 @@ class QuestionResult:
     correct: bool | None  # expected answer text in the answer (answerable questions)
     quotes: int
     quotes_verified: int
+    in_context: bool | None  # expected answer text in the passages a model would be sent (answerable questions)
     seconds: float
     answer: str
+    outcome: str = ""  # "answered", "not_stated" or "not_covered"
 
 
 @dataclass
 class Report:
     results: list[QuestionResult] = field(default_factory=list)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, int | float | None]:
         r = self.results
         ranked = [x for x in r if x.answerable and x.article]
         pos = [x for x in r if x.answerable]
@@ -64,18 +66,19 @@ class Report:
             "mrr@10": round(sum(1 / x.rank for x in ranked if x.rank and x.rank <= 10) / len(ranked), 4) if ranked else None,
             "answer_accuracy": share(sum(1 for x in pos if x.correct), len(pos)),
             "quote_verification": share(sum(x.quotes_verified for x in r), quotes),
+            "context_recall": share(sum(1 for x in pos if x.in_context), sum(1 for x in pos if x.in_context is not None)),
             "refusal_accuracy": share(sum(1 for x in neg if not x.answered), len(neg)),
             "wrongful_refusals": share(sum(1 for x in pos if not x.answered), len(pos)),
             "latency_ms_p50": round(statistics.median(secs) * 1000, 1) if secs else None,
             "latency_ms_p95": round(secs[min(len(secs) - 1, int(0.95 * len(secs)))] * 1000, 1) if secs else None,
         }
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {"summary": self.summary(), "results": [asdict(x) for x in self.results]}
 
 
-def load_questions(path: str | Path) -> list[dict]:
-    out = []
+def load_questions(path: str | Path) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
     for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -83,10 +86,30 @@ def load_questions(path: str | Path) -> list[dict]:
             q = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}, line {n}: not valid JSON.") from exc
-        if not isinstance(q, dict) or not isinstance(q.get("question"), str):
+        if not isinstance(q, dict) or not isinstance(q.get("question"), str) or not q["question"].strip():
             raise InputError(f"{path}, line {n}: each line needs a \"question\".")
+        if problem := _field_problem(q):
+            raise InputError(f"{path}, line {n}: {problem}")
         out.append(q)
     return out
+
+
+# the fields `evaluate` reads, with the JSON types they must have; others are ignored
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {"answerable": (bool,), "id": (str, int), "article": (str,), "answer": (str,)}
+_JSON_NAMES = {bool: "true or false", str: "a string", int: "a number"}
+
+
+def _field_problem(q: dict[str, object]) -> str:
+    """Why a question line's fields cannot be used as they are ("" if they can): "answerable":
+    "false" (a string) would otherwise count as answerable."""
+    for name, types in _FIELD_TYPES.items():
+        if name not in q or q[name] is None:
+            continue
+        value = q[name]
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            expected = " or ".join(_JSON_NAMES[t] for t in types)
+            return f"\"{name}\" must be {expected}, not {json.dumps(value)[:40]}."
+    return ""
 
 
 def matches(article: Article, ref: str) -> bool:
@@ -98,15 +121,19 @@ def verified_quotes(kb: KnowledgeBase, answer: Answer) -> int:
     ok = 0
     for c in answer.citations:
         with contextlib.suppress(NotFoundError):  # a citation of an article that is gone is unverified
-            ok += int(c.verified and kb.get(c.article_id).text[c.start : c.end] == c.quote)
+            article = kb.get(c.article_id)
+            if c.metadata:  # a byline or dateline: the metadata fact itself must match
+                ok += int(c.verified and bool(getattr(article, c.metadata, "")) and c.quote.endswith(str(getattr(article, c.metadata))))
+            else:
+                ok += int(c.verified and article.text[c.start : c.end] == c.quote)
     return ok
 
 
-async def evaluate(kb: KnowledgeBase, questions: list[dict], flt: SearchFilter | None = None) -> Report:
+async def evaluate(kb: KnowledgeBase, questions: list[dict[str, object]], flt: SearchFilter | None = None) -> Report:
     report = Report()
     for q in questions:
         started = time.perf_counter()
-        answer = await kb.ask(q["question"], flt)
+        answer = await kb.ask(str(q["question"]), flt)  # checked by load_questions
         seconds = time.perf_counter() - started
         ref = str(q.get("article", "") or "")
         rank = None
@@ -115,10 +142,12 @@ async def evaluate(kb: KnowledgeBase, questions: list[dict], flt: SearchFilter |
         expected = str(q.get("answer", "") or "")
         answerable = bool(q.get("answerable", True))
         report.results.append(QuestionResult(
-            id=str(q.get("id", len(report.results) + 1)), question=q["question"], answerable=answerable,
+            id=str(q.get("id", len(report.results) + 1)), question=str(q["question"]), answerable=answerable,
             answered=answer.answerable, article=ref, rank=rank,
-            correct=(expected.lower() in answer.text.lower()) if answerable and expected else None,
+            # a refusal never counts, though "not stated" shows related passages that may hold the text
+            correct=(answer.answerable and expected.lower() in answer.text.lower()) if answerable and expected else None,
             quotes=len(answer.citations), quotes_verified=verified_quotes(kb, answer), seconds=seconds,
-            answer=answer.text,
+            in_context=any(expected.lower() in p.chunk.text.lower() for p in answer.passages) if answerable and expected else None,
+            answer=answer.text, outcome=answer.outcome.value if answer.outcome else "",
         ))
     return report

@@ -20,7 +20,9 @@ from urllib.parse import urljoin
 
 import charset_normalizer
 import trafilatura
+from lxml.etree import _Element
 from pypdf import PdfReader
+from trafilatura.settings import Document
 
 from .errors import ExtractionError
 
@@ -141,7 +143,7 @@ class _MetaScanner(HTMLParser):
         self.jsonld: list[str] = []
         self._in_ld = False
 
-    def handle_starttag(self, tag, attrs):
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k.lower(): (v or "") for k, v in attrs}
         if tag == "html":
             self.lang = a.get("lang", "")
@@ -155,18 +157,18 @@ class _MetaScanner(HTMLParser):
             self._in_ld = True
             self.jsonld.append("")
 
-    def handle_endtag(self, tag):
+    def handle_endtag(self, tag: str) -> None:
         if tag == "script":
             self._in_ld = False
 
-    def handle_data(self, data):
+    def handle_data(self, data: str) -> None:
         if self._in_ld:
             self.jsonld[-1] += data
 
 
 def _jsonld_first(blocks: list[str], key: str) -> str:
     """The first string value of ``key`` anywhere in the page's JSON-LD blocks."""
-    stack: list = []
+    stack: list[object] = []
     for block in blocks:
         try:
             stack.append(json.loads(block))
@@ -176,8 +178,9 @@ def _jsonld_first(blocks: list[str], key: str) -> str:
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
-            if isinstance(node.get(key), str):
-                return node[key]
+            value = node.get(key)
+            if isinstance(value, str):
+                return value
             stack.extend(reversed(list(node.values())))
         elif isinstance(node, list):
             stack.extend(reversed(node))
@@ -201,12 +204,12 @@ def iso_date(value: str | None) -> str:
 # --- HTML -------------------------------------------------------------------------------
 
 
-def _block_lines(block) -> list[str]:
+def _block_lines(block: _Element) -> list[str]:
     """The text of one block, split at its line breaks (<br> becomes trafilatura's <lb/>):
     legacy pages separate paragraphs with <br><br> inside a single block."""
     parts = [""]
 
-    def walk(node):
+    def walk(node: _Element) -> None:
         if node.tag == "lb":
             parts.append("")
         elif node.text:
@@ -220,7 +223,7 @@ def _block_lines(block) -> list[str]:
     return [" ".join(part.split()) for part in parts if part.strip()]
 
 
-def _paragraphs(body, title: str) -> list[str]:
+def _paragraphs(body: _Element, title: str) -> list[str]:
     """One string per block of trafilatura's body tree; list items each count as one."""
     out: list[str] = []
     for el in body:
@@ -252,7 +255,9 @@ def extract_html(html: str | bytes, url: str = "", *, min_chars: int = MIN_TEXT_
             "max_date": date.today().isoformat(),
         },
     )
-    paragraphs = _paragraphs(doc.body, doc.title or "") if doc is not None and doc.body is not None else []
+    if not isinstance(doc, Document):  # None: no article (a dict comes only with as_dict=True)
+        raise ExtractionError("No article text was found on that page.")
+    paragraphs = _paragraphs(doc.body, doc.title or "") if doc.body is not None else []
     text = "\n\n".join(paragraphs)
     if len(text) < min_chars:
         raise ExtractionError("No article text was found on that page.")

@@ -16,6 +16,7 @@ most a day later. An item whose page fails is reported and tried again on later 
 
 from __future__ import annotations
 
+import builtins  # `list` is also a method name in this module's classes
 import hashlib
 import io
 import json
@@ -25,11 +26,16 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from .errors import FetchFailed, InputError, KnowledgeError, LimitError, NotFoundError
 from .models import GLOBAL_SCOPE
-from .store import Record
+from .sources import FetchPolicy
+from .store import ArticleStore, Record
 from .web import fetch_page
+
+if TYPE_CHECKING:
+    from .base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +50,11 @@ BACKOFF_CAP = 24 * 3600.0
 SLACK = 60.0  # a feed due within a minute is polled now, so a timer firing early misses nothing
 MAX_ITEM_ATTEMPTS = 3
 MAX_ITEMS_PER_POLL = 25
-MAX_SEEN = 2000
+# An item link is remembered while the feed lists it and for SEEN_TTL after it last did, so a
+# feed of any length is never fetched again item by item (a count cap of 2,000 made a longer
+# feed's older items new on every poll). MAX_SEEN only bounds the record's size.
+SEEN_TTL = 30 * 24 * 3600.0
+MAX_SEEN = 50_000
 _META = ("url", "scope", "title", "etag", "last_modified", "added", "last_polled", "next_poll", "failures", "last_error")
 
 
@@ -63,10 +73,10 @@ class Feed:
     next_poll: float = 0.0
     failures: int = 0  # failed polls in a row
     last_error: str = ""
-    seen: tuple[str, ...] = ()  # item links done with (stored, or given up), oldest first
+    seen: Mapping[str, float] = field(default_factory=dict)  # item link done with (stored or given up) -> when last listed
     pending: Mapping[str, int] = field(default_factory=dict)  # item link -> failed attempts
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         out = {k: getattr(self, k) for k in _META if k not in ("etag", "last_modified")}
         return out | {"id": self.id, "items_seen": len(self.seen), "items_pending": len(self.pending)}
 
@@ -104,7 +114,7 @@ def feed_id(url: str, scope: str) -> str:
 def backoff(failures: int, interval: float = DEFAULT_INTERVAL) -> float:
     """Seconds to wait after `failures` failed polls in a row: 15 min × 2^failures, at most a
     day, and never sooner than the normal interval."""
-    return max(interval, min(BACKOFF_BASE * 2 ** min(failures, 20), BACKOFF_CAP))
+    return max(interval, min(BACKOFF_BASE * 2.0 ** min(failures, 20), BACKOFF_CAP))
 
 
 def parse_feed(body: bytes, *, base_url: str, content_type: str = "") -> tuple[str, list[tuple[str, str]]]:
@@ -124,29 +134,69 @@ def parse_feed(body: bytes, *, base_url: str, content_type: str = "") -> tuple[s
     return parsed.feed.get("title", "") or "", items
 
 
+@dataclass(frozen=True)
+class FeedCheck:
+    """What one fetch of a feed address found, before it is followed."""
+
+    url: str  # the address after redirects
+    title: str
+    items: int  # items with an http(s) link
+
+
+def check_feed(url: str, policy: FetchPolicy) -> FeedCheck:
+    """Fetch the feed at `url` once, under the same fetch policy as polling (no private
+    addresses unless allowed, size and time limits), and parse it. Raises InputError for an
+    address that is not http(s), FetchFailed (with a reason for people) for one that cannot be
+    fetched or is not a feed; so a feed that could never be read is refused when it is added,
+    not found failing later in the feed list."""
+    url = _feed_address(url)
+    page = fetch_page(url, accept=FEED_TYPES, allow_hosts=policy.allow_hosts, timeout=policy.timeout,
+                      max_bytes=policy.max_bytes)
+    title, items = parse_feed(page.body, base_url=page.final_url, content_type=page.content_type)
+    return FeedCheck(page.final_url, " ".join(title.split())[:300], len(items))
+
+
+def _feed_address(url: str) -> str:
+    url = url.strip()
+    if not url.startswith(("http://", "https://")) or len(url) > 2000:
+        raise InputError("A feed address starts with http:// or https://.")
+    return url
+
+
 class FeedRegistry:
     """The feeds followed in one article store; thread-safe."""
 
-    def __init__(self, store, *, max_per_scope: int = 20):
+    def __init__(self, store: ArticleStore, *, max_per_scope: int = 20):
         self._records = store.records(FEEDS)
         self._lock = threading.RLock()
         self.max_per_scope = max_per_scope
 
     # -- the subscriptions -----------------------------------------------------------------
 
-    def add(self, url: str, scope: str = GLOBAL_SCOPE, *, now: float | None = None) -> Feed:
-        """Follow the feed at `url` in `scope`; it is due at once. InputError if it is not an
-        http(s) address or is followed already, LimitError past `max_per_scope`."""
-        url = url.strip()
-        if not url.startswith(("http://", "https://")) or len(url) > 2000:
-            raise InputError("A feed address starts with http:// or https://.")
+    def follow(self, url: str, scope: str = GLOBAL_SCOPE, *, policy: FetchPolicy) -> tuple[Feed, FeedCheck]:
+        """Check the address (followed already? too many feeds?), fetch and parse the feed once
+        under `policy` (`check_feed`), and only then follow it, with the title it gave. Raises
+        before anything is stored; what the CLI's and Discord's `feeds add` call."""
+        url = _feed_address(url)
+        self._refuse_to_add(url, scope)
+        found = check_feed(url, policy)
+        return self.add(url, scope, title=found.title), found
+
+    def _refuse_to_add(self, url: str, scope: str) -> None:
+        followed = self.list(scope)
+        if any(f.url == url for f in followed):
+            raise InputError(f"That feed is followed already (id {feed_id(url, scope)}).")
+        if scope != GLOBAL_SCOPE and len(followed) >= self.max_per_scope:
+            raise LimitError(f"This server already follows {len(followed)} feeds, the most allowed (MAX_FEEDS_PER_SERVER). Remove one first.")
+
+    def add(self, url: str, scope: str = GLOBAL_SCOPE, *, now: float | None = None, title: str = "") -> Feed:
+        """Follow the feed at `url` in `scope` without fetching it (`follow` checks it first);
+        it is due at once. InputError if it is not an http(s) address or is followed already,
+        LimitError past `max_per_scope`."""
+        url = _feed_address(url)
         with self._lock:
-            followed = self.list(scope)
-            if any(f.url == url for f in followed):
-                raise InputError(f"That feed is followed already (id {feed_id(url, scope)}).")
-            if scope != GLOBAL_SCOPE and len(followed) >= self.max_per_scope:
-                raise LimitError(f"This server already follows {len(followed)} feeds, the most allowed (MAX_FEEDS_PER_SERVER). Remove one first.")
-            feed = Feed(id=feed_id(url, scope), url=url, scope=scope, added=time.time() if now is None else now)
+            self._refuse_to_add(url, scope)
+            feed = Feed(id=feed_id(url, scope), url=url, scope=scope, title=title, added=time.time() if now is None else now)
             self._write(feed)
             return feed
 
@@ -171,7 +221,7 @@ class FeedRegistry:
                     return f
         raise NotFoundError(f"No followed feed matches {key!r}; the feed list shows the ids.")
 
-    def due(self, now: float | None = None) -> list[Feed]:
+    def due(self, now: float | None = None) -> builtins.list[Feed]:
         now = time.time() if now is None else now
         return [f for f in self.list() if f.next_poll <= now + SLACK]
 
@@ -180,30 +230,33 @@ class FeedRegistry:
             if only_if_present and not self._records.has(feed.id):
                 return  # removed while it was being polled: do not bring it back
             meta = {k: getattr(feed, k) for k in _META}
-            doc = json.dumps({"seen": list(feed.seen[-MAX_SEEN:]), "pending": dict(feed.pending)})
+            doc = json.dumps({"seen": dict(feed.seen), "pending": dict(feed.pending)})
             self._records.put(Record(feed.id, doc, meta))
 
     # -- polling ---------------------------------------------------------------------------
 
-    def poll_due(self, kb, now: float | None = None, *, force: bool = False, **options) -> list[FeedPoll]:
+    def poll_due(
+        self, kb: KnowledgeBase, now: float | None = None, *, force: bool = False,
+        interval: float = DEFAULT_INTERVAL, max_items: int = MAX_ITEMS_PER_POLL,
+    ) -> builtins.list[FeedPoll]:
         """Poll every feed that is due (every feed with `force`), one after the other; options
         as for `poll`. Blocking; never raises for a feed's or an item's trouble."""
         now = time.time() if now is None else now
-        return [self.poll(kb, f, now=now, **options) for f in (self.list() if force else self.due(now))]
+        return [self.poll(kb, f, now=now, interval=interval, max_items=max_items) for f in (self.list() if force else self.due(now))]
 
     def poll(
-        self, kb, feed: Feed, *, now: float | None = None, interval: float = DEFAULT_INTERVAL,
+        self, kb: KnowledgeBase, feed: Feed, *, now: float | None = None, interval: float = DEFAULT_INTERVAL,
         max_items: int = MAX_ITEMS_PER_POLL,
     ) -> FeedPoll:
         """Fetch `feed` if changed (under `kb`'s fetch policy) and load its new items into `kb`
         in the feed's scope, the way every article is loaded (`kb.read`, then `kb.ingest`)."""
         now = time.time() if now is None else now
         policy = kb.config.fetch
-        fetch = {"allow_hosts": policy.allow_hosts, "timeout": policy.timeout, "max_bytes": policy.max_bytes}
         headers = {k: v for k, v in (("If-None-Match", feed.etag), ("If-Modified-Since", feed.last_modified)) if v}
-        title, found = feed.title, []
+        title, found = feed.title, builtins.list[tuple[str, str]]()
         try:
-            page = fetch_page(feed.url, accept=FEED_TYPES, extra_headers=headers, **fetch)
+            page = fetch_page(feed.url, accept=FEED_TYPES, extra_headers=headers, allow_hosts=policy.allow_hosts,
+                              timeout=policy.timeout, max_bytes=policy.max_bytes)
             if page.status != 304:
                 title, found = parse_feed(page.body, base_url=page.final_url, content_type=page.content_type)
         except FetchFailed as exc:
@@ -212,11 +265,12 @@ class FeedRegistry:
             self._write(feed, only_if_present=True)
             log.info("feed %s failed (%d in a row): %s", feed.url, failures, exc.reason)
             return FeedPoll(feed, "failed", error=exc.reason)
-        seen, pending = list(feed.seen), dict(feed.pending)
+        seen, pending = dict(feed.seen), dict(feed.pending)
         dates = dict(found)
-        known = set(seen)
         for link, _ in found:
-            if link not in known and link not in pending:
+            if link in seen:
+                seen[link] = now  # still listed: remembered for another SEEN_TTL
+            elif link not in pending:
                 pending[link] = 0
         if page.status != 304:
             feed = replace(feed, etag=page.etag or "", last_modified=page.last_modified or "")
@@ -224,12 +278,14 @@ class FeedRegistry:
         # Saved before the items load: the feed shows as read (and is not due again) at once,
         # and items found now are remembered as pending even if this process dies mid-way.
         self._write(replace(feed, pending=dict(pending)), only_if_present=True)
-        items = self._load_items(kb, feed.scope, pending, seen, dates, max_items)
-        feed = replace(feed, seen=tuple(seen[-MAX_SEEN:]), pending=pending)
+        items = self._load_items(kb, feed.scope, pending, seen, dates, max_items, now)
+        if page.status != 304:  # a 304 lists nothing, so it cannot say what is still listed
+            seen = forget_old(seen, now)
+        feed = replace(feed, seen=seen, pending=pending)
         self._write(feed, only_if_present=True)
         return FeedPoll(feed, "not-modified" if page.status == 304 else "ok", tuple(items))
 
-    def _load_items(self, kb, scope: str, pending: dict[str, int], seen: list[str], dates: dict[str, str], max_items: int) -> list[FeedItem]:
+    def _load_items(self, kb: KnowledgeBase, scope: str, pending: dict[str, int], seen: dict[str, float], dates: dict[str, str], max_items: int, now: float) -> builtins.list[FeedItem]:
         """Load up to `max_items` pending links, moving each to `seen` once stored or given up."""
         items: list[FeedItem] = []
         for link in list(pending)[:max_items]:
@@ -243,16 +299,28 @@ class FeedRegistry:
                 gave_up = pending[link] >= MAX_ITEM_ATTEMPTS
                 if gave_up:
                     del pending[link]
-                    seen.append(link)
+                    seen[link] = now
                 items.append(FeedItem(link, "failed", reason=exc.reason, gave_up=gave_up))
                 continue
             del pending[link]
-            seen.append(link)
+            seen[link] = now
             items.append(FeedItem(link, result.status, result.article.id, result.article.title))
         return items
 
 
 def _feed_from(record: Record) -> Feed:
     state = json.loads(record.text or "{}")
-    values = {k: record.fields[k] for k in _META if k in record.fields}
-    return Feed(id=record.id, seen=tuple(state.get("seen", ())), pending=dict(state.get("pending", {})), **values)
+    # The fields as `_write` stored them from a Feed: each has its Feed field's type.
+    values: dict[str, Any] = {k: record.fields[k] for k in _META if k in record.fields}
+    seen = state.get("seen", {})
+    if isinstance(seen, list):  # the record of an older newsbot: links only, oldest first
+        seen = dict.fromkeys(seen, float(values.get("last_polled") or time.time()))
+    return Feed(id=record.id, seen={str(k): float(v) for k, v in seen.items()}, pending=dict(state.get("pending", {})), **values)
+
+
+def forget_old(seen: Mapping[str, float], now: float) -> dict[str, float]:
+    """The seen links listed within SEEN_TTL, at most MAX_SEEN of them (the latest)."""
+    kept = {k: t for k, t in seen.items() if t >= now - SEEN_TTL}
+    if len(kept) > MAX_SEEN:
+        kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-MAX_SEEN:])
+    return kept

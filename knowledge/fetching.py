@@ -21,6 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -109,8 +110,9 @@ _resolver_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="newsbot-d
 def resolve(host: str, port: int, timeout: float) -> list[IPAddress]:
     """All addresses ``host`` resolves to, in resolver order (one getaddrinfo call)."""
 
-    def lookup():
-        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    def lookup() -> list[tuple[int, str]]:  # (family, address)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        return [(family, str(sockaddr[0])) for family, *_rest, sockaddr in infos]
 
     try:
         infos = _resolver_pool.submit(lookup).result(timeout=max(timeout, 0.01))
@@ -119,9 +121,9 @@ def resolve(host: str, port: int, timeout: float) -> list[IPAddress]:
     except (socket.gaierror, UnicodeError, OSError) as exc:
         raise FetchFailed("That site's name could not be found.") from exc
     addresses: list[IPAddress] = []
-    for family, *_rest, sockaddr in infos:
+    for family, address in infos:
         if family in (socket.AF_INET, socket.AF_INET6):
-            ip = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
             if ip not in addresses:
                 addresses.append(ip)
     if not addresses:
@@ -315,6 +317,6 @@ def _read(
     return FetchedPage(asked, final, status, media, charset, b"".join(chunks), headers)
 
 
-async def fetch_async(url: str, **kwargs) -> FetchedPage:
+async def fetch_async(url: str, **kwargs: Any) -> FetchedPage:  # fetch's own keywords
     """``fetch`` in a worker thread, for the bot's event loop."""
     return await asyncio.to_thread(fetch, url, **kwargs)

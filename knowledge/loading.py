@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 import re
@@ -72,6 +73,8 @@ def build_article(
     title = " ".join(title.split())
     if not text.strip():
         raise InputError("The article has no text.")
+    if "\x00" in text or "\x00" in title:
+        raise InputError("The article holds a NUL character, so it is not text.")
     if not title:
         raise InputError("The article has no title.")
     values = {k: ("" if fields.get(k) is None else str(fields.get(k, ""))).strip() for k in _FIELDS if k != "title"}
@@ -85,7 +88,8 @@ def build_article(
         scope=scope,
         origin=origin,
         version=content_version(title, text),
-        **values,
+        source=values["source"], published=values["published"], updated=values["updated"],
+        url=values["url"], language=values["language"], author=values["author"], editor=values["editor"],
     )
     return replace(
         art,
@@ -94,14 +98,29 @@ def build_article(
     )
 
 
+# Longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
 def decode_text(data: bytes, name: str = "file") -> str:
-    """Bytes to text: UTF-8 first, then a detected encoding; binary data is refused."""
+    """Bytes to text: a byte-order mark's encoding, else UTF-8, else a detected encoding.
+    Binary data is refused, and so is a NUL character anywhere in the text."""
     if not data.strip():
         raise InputError(f"{name} is empty.")
-    if b"\x00" in data[:8192]:
+    # The mark first: UTF-16 and UTF-32 text is full of NUL bytes and is still text.
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return _no_nul(data.decode(codec), name)
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{name} is not valid {codec.upper().removesuffix('-SIG')} text.") from exc
+    if b"\x00" in data:
         raise InputError(f"{name} is not a text file.")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
     from .extraction import decode_bytes
@@ -109,13 +128,19 @@ def decode_text(data: bytes, name: str = "file") -> str:
     # The web's decoder: a Latin-1 / cp1252 file with one "£" is read as such, not as a CJK
     # codec a detector guesses from so few high bytes.
     try:
-        return decode_bytes(data)
+        return _no_nul(decode_bytes(data), name)
     except ExtractionError as exc:
         raise InputError(f"{name} is not text in any encoding I can read.") from exc
 
 
+def _no_nul(text: str, name: str) -> str:
+    if "\x00" in text:
+        raise InputError(f"{name} is not a text file (it holds a NUL character).")
+    return text
+
+
 def parse_markdown(text: str, *, origin: str, scope: str) -> Article:
-    meta: dict = {}
+    meta: dict[str, object] = {}
     if m := _FRONT_MATTER.match(text):
         try:
             meta = yaml.safe_load(m.group(1)) or {}
@@ -144,7 +169,8 @@ def parse_plain(text: str, *, origin: str, scope: str, **overrides: object) -> A
             body = rest
     elif not title and rest and len(first) <= 200:
         title, body = first, rest
-    fields = {"source": clean.source, "published": clean.published, "editor": clean.editor}
+    fields: dict[str, object] = {"source": clean.source, "published": clean.published, "editor": clean.editor,
+              "author": clean.author, "updated": clean.updated}
     fields.update({k: v for k, v in overrides.items() if v})
     title = str(overrides.get("title") or title)
     if not title:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 #: Articles shipped in ``knowledge/articles`` (and loaded from the command line without a
 #: server) are visible everywhere; a Discord server's own articles carry its id as scope.
@@ -79,9 +81,17 @@ class Citation:
     end: int
     verified: bool
     updated: str = ""  # when the article was last revised (YYYY-MM-DD), "" if never or unknown
+    # A fact from the article's metadata ("author", "editor", "published", "source") cited as its
+    # byline or dateline: `quote` then holds that fact, and `start` = `end` = 0. "" for a quote.
+    metadata: str = ""
 
-    def to_dict(self) -> dict:
-        return {
+    @property
+    def metadata_label(self) -> str:
+        """Where a metadata citation's fact stands: the article's "byline" or "dateline"."""
+        return "byline" if self.metadata in ("author", "editor") else "dateline"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "article_id": self.article_id,
             "title": self.title,
             "source": self.source,
@@ -93,9 +103,32 @@ class Citation:
             "verified": self.verified,
             "updated": self.updated,
         }
+        if self.metadata:
+            out["metadata"] = self.metadata
+        return out
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One sentence of a model's answer and the numbers (1-based, into ``Answer.citations``) of
+    the verified quotes it rests on."""
+
+    text: str
+    quotes: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"text": self.text, "quotes": list(self.quotes)}
 
 
 Mode = Literal["extractive", "llm"]
+
+
+class Outcome(enum.Enum):
+    """What became of a question."""
+
+    ANSWERED = "answered"  # the asked-for fact was found and is quoted
+    NOT_STATED = "not_stated"  # the articles cover the subject but do not state the asked-for thing
+    NOT_COVERED = "not_covered"  # the articles are about something else
 
 
 @dataclass(frozen=True)
@@ -108,14 +141,41 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     note: str = ""  # e.g. why the model was not used this time
     passages: tuple[Passage, ...] = field(default=(), compare=False, repr=False)
+    claims: tuple[Claim, ...] = ()  # a model's answer, sentence by sentence; `text` joins them
 
-    def to_dict(self) -> dict:
-        out = {
+    # None: derived from `answerable` (answered, or not covered); `answerable` is always
+    # `outcome is Outcome.ANSWERED`.
+    outcome: Outcome | None = None
+    missing: tuple[str, ...] = ()  # what was asked and not found ("the date", a part of the question)
+    related: tuple[Citation, ...] = ()  # "not stated": the closest passages, shown as related, not as the answer
+
+    def __post_init__(self) -> None:
+        if self.outcome is None:
+            object.__setattr__(self, "outcome", Outcome.ANSWERED if self.answerable else Outcome.NOT_COVERED)
+        elif self.answerable != (self.outcome is Outcome.ANSWERED):
+            raise ValueError(f"answerable={self.answerable} contradicts outcome={self.outcome.value}")
+
+    def cited_text(self, escape: Callable[[str], str] = str) -> str:
+        """The answer with each claim followed by the numbers of its quotes ("… [1][2]"), each
+        claim's words passed through `escape` (the text as it is when there are no claims)."""
+        if not self.claims:
+            return escape(self.text)
+        return " ".join(f"{escape(c.text)} " + "".join(f"[{n}]" for n in c.quotes) for c in self.claims)
+
+    def to_dict(self) -> dict[str, Any]:
+        assert self.outcome is not None
+        out: dict[str, Any] = {
             "answer": self.text,
             "answerable": self.answerable,
+            "outcome": self.outcome.value,
             "mode": self.mode,
             "citations": [c.to_dict() for c in self.citations],
+            "claims": [c.to_dict() for c in self.claims],
         }
+        if self.missing:
+            out["missing"] = list(self.missing)
+        if self.related:
+            out["related"] = [c.to_dict() for c in self.related]
         if self.note:
             out["note"] = self.note
         return out

@@ -5,6 +5,12 @@ dashes made plain, whitespace folded, case folded) that keeps a map back to the 
 A hit becomes the article's own characters ``text[start:end]``, so what is shown is always the
 source, word for word. A miss is repaired only when one stored sentence says nearly the same thing
 in nearly the same words; otherwise it is dropped and never shown as a quote.
+
+A found quote must also be a whole unit of the text (`whole_unit`): it starts and ends on word
+boundaries and covers at least a clause, a whole sentence or a part of one between punctuation
+marks. "ate new dev" is no quote, and "be a game for wealthy nations" out of "should not be a game
+for wealthy nations" would reverse its sentence: such a fragment becomes its whole sentence, or
+is dropped when that sentence is too long to show.
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ _CHAR_MAP = {
     "\u2026": "...",
 }
 REPAIR_MIN_RATIO = 0.85
+MIN_QUOTE_WORDS = 4  # "stumbling block" alone says nothing checkable about who said what
+# Marks that end a clause (before a quote starts / after it ends); a hyphen counts only between spaces.
+_OPENERS = frozenset(",;:([{\"'“‘«—–.!?…")
+_CLOSERS = frozenset(",;:)]}\"'”’».!?…—–")
 
 
 @dataclass(frozen=True)
@@ -118,3 +128,53 @@ def trim(article_text: str, span: Span, max_chars: int) -> tuple[Span, bool]:
     while end > span.start and article_text[end - 1] in " ,;:":
         end -= 1
     return Span(span.start, end), True
+
+
+def _opens_clause(text: str, i: int, floor: int) -> bool:
+    """Whether a quote starting at `i` starts a clause: at `floor` (its sentence's start), or
+    after a clause mark, spaces aside."""
+    if text[i] in _OPENERS:
+        return True
+    j = i
+    while j > floor and text[j - 1].isspace():
+        j -= 1
+    return j <= floor or text[j - 1] in _OPENERS or (text[j - 1] == "-" and j < i)
+
+
+def _closes_clause(text: str, i: int, ceiling: int) -> bool:
+    """Whether a quote ending at `i` (exclusive) ends a clause: at `ceiling` (its sentence's end),
+    on a clause mark, or before one, spaces aside."""
+    if text[i - 1] in _CLOSERS:
+        return True
+    j = i
+    while j < ceiling and text[j].isspace():
+        j += 1
+    return j >= ceiling or text[j] in _CLOSERS or (text[j] == "-" and j > i)
+
+
+def on_word_boundaries(text: str, span: Span) -> bool:
+    """Neither end of `span` cuts a word in two."""
+    if span.end <= span.start:
+        return False
+    cut_start = span.start > 0 and text[span.start - 1].isalnum() and text[span.start].isalnum()
+    cut_end = span.end < len(text) and text[span.end - 1].isalnum() and text[span.end].isalnum()
+    return not (cut_start or cut_end)
+
+
+def whole_unit(text: str, span: Span, sentences: tuple[Span, ...], max_chars: int) -> Span | None:
+    """`span` as a quote that can be shown: itself when it is a clause or more, else the whole
+    sentence(s) it stands in when they fit `max_chars`; None when it cuts a word, has fewer than
+    MIN_QUOTE_WORDS words, or is (or would widen to) more than `max_chars`: cutting it would make
+    the very fragment this check keeps out."""
+    if span.end - span.start > max_chars:
+        return None
+    if not on_word_boundaries(text, span) or len(words(text[span.start : span.end])) < MIN_QUOTE_WORDS:
+        return None
+    covering = [s for s in sentences if s.start < span.end and span.start < s.end]
+    if not covering:  # no sentence map: the best we can say is that words are whole
+        return span
+    first, last = covering[0], covering[-1]
+    if _opens_clause(text, span.start, first.start) and _closes_clause(text, span.end, last.end):
+        return span
+    whole = Span(min(first.start, span.start), max(last.end, span.end))
+    return whole if whole.end - whole.start <= max_chars else None

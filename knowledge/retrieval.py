@@ -16,6 +16,7 @@ from .embeddings import Embedder
 from .errors import FilterError
 from .lexical import LexicalSearch
 from .models import GLOBAL_SCOPE, Article, Passage
+from .question import Question
 from .store import ArticleStore, StoredChunk, date_number
 from .support import Support
 
@@ -41,8 +42,8 @@ class SearchFilter:
         `FilterError` naming the bad option. The CLI and Discord both build filters here."""
         return cls(scopes=tuple(scopes), since=parse_since(since), outlet=match_outlet(outlet, known_outlets))
 
-    def chroma_where(self) -> dict:
-        clauses: list[dict] = [{"scope": {"$in": list(self.scopes)}}]
+    def chroma_where(self) -> dict[str, object]:
+        clauses: list[dict[str, object]] = [{"scope": {"$in": list(self.scopes)}}]
         if self.since:
             clauses.append({"published_n": {"$gte": date_number(self.since)}})
         if self.outlet:
@@ -85,6 +86,9 @@ class Retrieved:
 
     passages: list[Passage]
     supports: list[Support] = field(default_factory=list)
+    question: Question | None = None  # the question taken apart (knowledge/question.py)
+    # a question asking several things: each part with its own supports (empty for one ask)
+    parts: list[tuple[Question, list[Support]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,16 @@ class Hit:
     score: float
     dense_rank: int | None
     lexical_rank: int | None
+
+
+@dataclass
+class _Hit:
+    """One chunk's place in each ranking while they are fused."""
+
+    stored: StoredChunk
+    score: float = 0.0
+    dense: int | None = None
+    lexical: int | None = None
 
 
 class Retriever:
@@ -119,21 +133,24 @@ class Retriever:
         return self.fuse(dense, lexical, k)
 
     def fuse(self, dense: Sequence[tuple[StoredChunk, float]], lexical: Sequence[tuple[StoredChunk, float]], k: int) -> list[Passage]:
-        hits: dict[tuple[str, int], dict] = {}
+        hits: dict[tuple[str, int], _Hit] = {}
         for name, ranking in (("dense", dense), ("lexical", lexical)):
             for rank, (sc, _score) in enumerate(ranking, start=1):
                 key = (sc.chunk.article_id, sc.chunk.index)
-                h = hits.setdefault(key, {"stored": sc, "score": 0.0, "dense": None, "lexical": None})
-                h["score"] += RRF_WEIGHTS[name] / (RRF_K + rank)
-                h[name] = rank
-        ranked = sorted(hits.values(), key=lambda h: h["score"], reverse=True)[:k]
+                h = hits.setdefault(key, _Hit(sc))
+                h.score += RRF_WEIGHTS[name] / (RRF_K + rank)
+                if name == "dense":
+                    h.dense = rank
+                else:
+                    h.lexical = rank
+        ranked = sorted(hits.values(), key=lambda h: h.score, reverse=True)[:k]
         committed = self.store.committed()
         return [
-            Passage(chunk=h["stored"].chunk, article=committed[h["stored"].chunk.article_id], score=h["score"],
-                    dense_rank=h["dense"], lexical_rank=h["lexical"], sentences=h["stored"].sentences)
+            Passage(chunk=h.stored.chunk, article=committed[h.stored.chunk.article_id], score=h.score,
+                    dense_rank=h.dense, lexical_rank=h.lexical, sentences=h.stored.sentences)
             for h in ranked
             # The lexical index and the article cache follow the change log separately: a chunk
             # of a version the cache does not hold (yet, or any more) is left out, never shown
             # against another version's text.
-            if (a := committed.get(h["stored"].chunk.article_id)) is not None and a.version == h["stored"].version
+            if (a := committed.get(h.stored.chunk.article_id)) is not None and a.version == h.stored.version
         ]

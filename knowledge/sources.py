@@ -72,8 +72,11 @@ def read(source: Source, *, scope: str = GLOBAL_SCOPE, policy: FetchPolicy | Non
             # parse_plain takes the first paragraph as the headline even when a title is given,
             # and drops it from the body; put the title there so the whole text is kept.
             text = f"{source.title.strip()}\n\n{text}"
-        return parse_plain(text, origin="pasted", scope=scope, title=source.title, source=source.source or outlet,
-                           published=source.published)
+        try:
+            return parse_plain(text, origin="pasted", scope=scope, title=source.title, source=source.source or outlet,
+                               published=source.published)
+        except InputError as exc:  # "pasted" is an internal label: the person sees the reason only
+            raise InputError(exc.reason.removeprefix("pasted: ")) from exc
     if isinstance(source, Path):
         return load_file(source, scope=scope, source=outlet)
     if not is_url(source):

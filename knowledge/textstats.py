@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Protocol
 
 _WORD = re.compile(r"[A-Za-z0-9\u00c0-\u024f]+(?:['’.,][A-Za-z0-9\u00c0-\u024f]+)*")
 
@@ -17,11 +18,18 @@ QUESTION_WORDS = frozenset(
 )
 
 
+class _Stemmer(Protocol):
+    """What PyStemmer (untyped) offers that we use."""
+
+    def stemWord(self, word: str) -> str: ...  # noqa: N802 (PyStemmer's name)
+
+
 @functools.lru_cache(maxsize=1)
-def _stemmer():
+def _stemmer() -> _Stemmer:
     import Stemmer
 
-    return Stemmer.Stemmer("english")
+    stemmer: _Stemmer = Stemmer.Stemmer("english")
+    return stemmer
 
 
 def words(text: str) -> list[str]:
@@ -43,7 +51,7 @@ def content_stems(text: str, extra_stop: frozenset[str] = frozenset()) -> list[s
 class Tokenizer:
     """Maps stems to integer ids for bm25s; the vocabulary grows while indexing only."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.vocab: dict[str, int] = {}
 
     def ids_for_index(self, texts: list[str]) -> list[list[int]]:

@@ -8,8 +8,8 @@ Dates come from the document (its markup, JSON-LD or PDF metadata), never from t
 
 from __future__ import annotations
 
-from .errors import FetchFailed, InputError
-from .extraction import ExtractionError, decode_bytes, extract_html, extract_pdf
+from .errors import ExtractionError, FetchFailed, InputError
+from .extraction import decode_bytes, extract_html, extract_pdf
 from .fetching import FetchedPage, fetch
 from .loading import from_extracted, parse_plain
 from .models import GLOBAL_SCOPE, Article

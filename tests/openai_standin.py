@@ -32,7 +32,8 @@ Steps (the script is a FIFO queue; when it is empty ``standin.default`` is used)
 * :func:`reply` / :func:`reply_json` -- a normal completion;
 * :func:`status` -- an HTTP error (429, 500, ...) with an OpenAI-style body;
 * :func:`delay` -- sleep, then answer with another step (for client timeouts);
-* :func:`malformed` -- a 200 whose body is not valid JSON;
+* :func:`malformed` -- a 200 whose body is not valid JSON (or any raw body);
+* :func:`trickle` -- a 200 whose body arrives one byte at a time, slowly;
 * any callable ``fn(request_json) -> step`` -- decide from the request itself.
 
 If a callable step raises (e.g. a failed ``assert`` on the prompt) the client
@@ -69,6 +70,7 @@ __all__ = [
     "Status",
     "Delay",
     "Malformed",
+    "Trickle",
     "Step",
     "StandinError",
     "reply",
@@ -76,6 +78,7 @@ __all__ = [
     "status",
     "delay",
     "malformed",
+    "trickle",
     "fake_embedding",
 ]
 
@@ -119,8 +122,19 @@ class Malformed:
     content_type: str = "application/json"
 
 
+@dataclass(frozen=True)
+class Trickle:
+    """A 200 with ``body`` (Content-Length announced up front) sent one byte every
+    ``every`` seconds: each byte resets a client's read timeout, so only a bound
+    on the whole call ends it."""
+
+    body: bytes
+    every: float = 1.0
+    content_type: str = "application/json"
+
+
 # A step is one of the dataclasses above, or fn(request_json) -> Step.
-Step = Reply | Status | Delay | Malformed | Callable[[Any], "Step"]
+Step = Reply | Status | Delay | Malformed | Trickle | Callable[[Any], "Step"]
 
 
 def reply(content: str, *, finish_reason: str = "stop") -> Reply:
@@ -155,6 +169,11 @@ def malformed(
     content type openai 3.x raises ``json.JSONDecodeError`` (not retried); with a
     non-JSON ``content_type`` it does not fail at all but returns the body as str."""
     return Malformed(raw_text, content_type)
+
+
+def trickle(body: str | bytes, *, every: float = 1.0, content_type: str = "application/json") -> Trickle:
+    """A body sent one byte every ``every`` seconds."""
+    return Trickle(body.encode() if isinstance(body, str) else body, every, content_type)
 
 
 class StandinError(AssertionError):
@@ -404,6 +423,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self._end_sse()
             else:
                 self._send_bytes(200, step.raw_text.encode(), step.content_type)
+        elif isinstance(step, Trickle):
+            self.send_response(200)
+            self.send_header("Content-Type", step.content_type)
+            self.send_header("Content-Length", str(len(step.body)))
+            self.end_headers()
+            for i in range(len(step.body)):
+                self.wfile.write(step.body[i : i + 1])
+                self.wfile.flush()
+                if standin._stopping.wait(step.every):
+                    return
         elif isinstance(step, Reply):
             if streamed:
                 self._chat_stream(request_json, step)

@@ -29,6 +29,8 @@ CASES = [
                                              ("modes", "extractive", "summary", "noise 0.8", "accuracy"),
                                              ("modes", "extractive", "summary", "fake only", "accuracy"), ("paper_chatgpt_en",)],
                  id="rgb_counterfactual"),
+    pytest.param("fit_answering", RGB, [("cross_validated", "all", "answer_accuracy"), ("signals", "all signals", "refusal_accuracy"),
+                                        ("model", "answerable", "weights")], id="fit_answering"),
     pytest.param("scale", BBC, [("rows", "1", "ms", "ask", "p50"), ("rows", "3", "ms", "numpy_dense", "p50"), ("rows", "3", "ms", "bm25", "p95"),
                                 ("rows", "1", "rss_mb_loaded"), ("rows", "1", "lexical_open_s"), ("rows", "3", "load_one_article_ms"), ("rows", "1", "mrr@10")], id="scale"),
     pytest.param("ingest_bbc", BBC, [("rows", "newsbot", "articles_per_s"), ("rows", "chroma", "peak_rss_mb"),
@@ -39,6 +41,14 @@ CASES = [
     pytest.param("concurrency", BBC, [("levels", "1", "questions_per_s"), ("levels", "32", "latency_ms_p95")], id="concurrency"),
     pytest.param("embedding_models", BBC, [("rows", "ours", "chunks_per_s"), ("rows", "ours", "mrr@10")], id="embedding_models"),
     pytest.param("extraction_quality", BBC, [("averages", "char_recall"), ("pages",)], id="extraction_quality"),
+    pytest.param("claim_support", RGB, [("rows", "seed", "overlap ≤0.25 new", "good"), ("rows", "rgb", "cosine ≥0.5", "wrong answer")],
+                 id="claim_support"),
+    pytest.param("sentence_split", BBC, [("boundaries", "one paragraph", "articles_differing"), ("timing", "50000", "windowed_median_s")],
+                 id="sentence_split"),
+    pytest.param("dedup_ids", BBC, [("identical",), ("articles",)], id="dedup_ids"),
+    # 4 processes on one store, SIGKILL at random: 40 operations on the embedded store and on `chroma run`.
+    pytest.param("torture", None, [("rows", "embedded", "violations"), ("rows", "server", "operations")], id="torture",
+                 marks=pytest.mark.server),
     # The Discord benchmark serves a loopback Discord and a loopback model server.
     pytest.param("discord_load", None, [("runs",), ("idle_loop_lag_ms", "p50")], id="discord_load", marks=pytest.mark.server),
 ]

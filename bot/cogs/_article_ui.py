@@ -12,7 +12,8 @@ import discord
 from knowledge import GLOBAL_SCOPE, Article
 
 from ..errors import NO_MENTIONS, report
-from ..rendering import DESCRIPTION, FIELD_VALUE, TITLE, shorten
+from ..rendering import DESCRIPTION, FIELD_VALUE, TITLE, plain, plain_short, shorten
+from ..sources import safe_url
 
 log = logging.getLogger(__name__)
 
@@ -20,23 +21,19 @@ VIEW_TIMEOUT = 600
 PAGE_SIZE = 10
 
 
-def opening(text: str, limit: int) -> str:
-    """The start of an article's text, cut at a word boundary."""
-    return shorten(text.strip(), limit)
-
-
 def where(article: Article) -> str:
     return "shipped with the bot (every server)" if article.scope == GLOBAL_SCOPE else "this server"
 
 
 def article_embed(article: Article, *, opening_chars: int = 1500) -> discord.Embed:
-    """An article's facts and its opening (for `/articles show` and previews)."""
-    embed = discord.Embed(title=shorten(article.title, TITLE), url=article.url or None,
-                          description=opening(article.text, min(opening_chars, DESCRIPTION)), colour=discord.Colour.blurple())
+    """An article's facts and its opening (for `/articles show` and previews), as plain text."""
+    embed = discord.Embed(title=plain_short(article.title, TITLE), url=safe_url(article.url) or None,
+                          description=plain_short(article.text.strip(), min(opening_chars, DESCRIPTION)),
+                          colour=discord.Colour.blurple())
     for name, value in (("Outlet", article.source), ("Published", article.published), ("Updated", article.updated),
                         ("Author", article.author), ("Words", f"{article.word_count:,}")):
         if value:
-            embed.add_field(name=name, value=shorten(value, FIELD_VALUE))
+            embed.add_field(name=name, value=plain_short(value, FIELD_VALUE))
     embed.add_field(name="Visible in", value=where(article))
     embed.set_footer(text=f"id: {article.id}")
     return embed
@@ -45,9 +42,18 @@ def article_embed(article: Article, *, opening_chars: int = 1500) -> discord.Emb
 def preview_embed(article: Article, status: str) -> discord.Embed:
     """The article as it will be stored, with `status`: what Confirm will do (one sentence)."""
     embed = article_embed(article, opening_chars=600)
-    embed.title = shorten(f"Preview: {article.title}", TITLE)
+    embed.title = "Preview: " + plain_short(article.title, TITLE - 9)
     embed.add_field(name="Status", value=shorten(status, FIELD_VALUE), inline=False)
     embed.set_footer(text="Nothing is stored until you press Add it.")
+    return embed
+
+
+def added_embed(article: Article) -> discord.Embed:
+    """The preview turned into the result once the article is stored."""
+    embed = article_embed(article, opening_chars=600)
+    embed.title = "Added: " + plain_short(article.title, TITLE - 7)
+    embed.colour = discord.Colour.green()
+    embed.set_footer(text=f"Stored · id: {article.id}")
     return embed
 
 
@@ -59,9 +65,9 @@ def list_pages(articles: Sequence[Article], *, heading: str) -> list[discord.Emb
     for first in range(0, count, PAGE_SIZE):
         lines = []
         for a in articles[first : first + PAGE_SIZE]:
-            meta = ", ".join(x for x in (a.source, a.published) if x) or "no outlet or date"
+            meta = plain(", ".join(x for x in (a.source, a.published) if x)) or "no outlet or date"
             mark = "" if a.scope == GLOBAL_SCOPE else " · this server"
-            lines.append(f"**{shorten(a.title, 120)}**\n{meta}{mark} · `{a.id}`")
+            lines.append(f"**{plain_short(a.title, 160)}**\n{meta[:200]}{mark} · `{a.id}`")
         embed = discord.Embed(title=heading, description="\n".join(lines), colour=discord.Colour.blurple())
         embed.set_footer(text=f"Page {first // PAGE_SIZE + 1} of {(count - 1) // PAGE_SIZE + 1} · {count} articles")
         pages.append(embed)
@@ -92,9 +98,12 @@ class OwnerView(discord.ui.View):
 
 
 class ConfirmView(OwnerView):
-    """Confirm / Cancel. Confirm runs `action`, whose return value replaces the message text."""
+    """Confirm / Cancel. Confirm runs `action`; what it returns (a text, or a text and an embed)
+    replaces the whole message, so no preview saying "nothing is stored yet" is left under the
+    result. Cancel replaces it with `cancelled`."""
 
-    def __init__(self, owner_id: int, action: Callable[[], Awaitable[str]], *, confirm_label: str, cancelled: str):
+    def __init__(self, owner_id: int, action: Callable[[], Awaitable[str | tuple[str, discord.Embed]]], *,
+                 confirm_label: str, cancelled: str):
         super().__init__(owner_id)
         self.action = action
         self.cancelled = cancelled
@@ -105,17 +114,18 @@ class ConfirmView(OwnerView):
         self.stop()
         await interaction.response.edit_message(content="Working on it…", view=None)
         try:
-            text = await self.action()
+            done = await self.action()
         except Exception as exc:
-            await interaction.edit_original_response(content="Nothing was changed.")
+            await interaction.edit_original_response(content="Nothing was changed.", embeds=[])
             await report(interaction, exc)
             return
-        await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
+        text, embeds = (done, []) if isinstance(done, str) else (done[0], [done[1]])
+        await interaction.edit_original_response(content=text, embeds=embeds, allowed_mentions=NO_MENTIONS)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         self.stop()
-        await interaction.response.edit_message(content=self.cancelled, view=None)
+        await interaction.response.edit_message(content=self.cancelled, embeds=[], view=None)
 
 
 class Paginator(OwnerView):
@@ -146,18 +156,25 @@ class Paginator(OwnerView):
 class PasteModal(discord.ui.Modal, title="Add an article"):
     """A form for pasting an article's text with its headline, outlet and date."""
 
-    headline = discord.ui.TextInput(label="Headline", custom_id="title", max_length=256)
-    outlet = discord.ui.TextInput(label="Outlet", custom_id="source", required=False, max_length=100, placeholder="e.g. Reuters")
-    published = discord.ui.TextInput(label="Published (YYYY-MM-DD)", custom_id="published", required=False, min_length=10, max_length=10, placeholder="2025-01-31")
-    body = discord.ui.TextInput(label="Article text", custom_id="text", style=discord.TextStyle.paragraph, max_length=4000)
+    headline: discord.ui.TextInput[PasteModal] = discord.ui.TextInput(label="Headline", custom_id="title", max_length=256)
+    outlet: discord.ui.TextInput[PasteModal] = discord.ui.TextInput(label="Outlet", custom_id="source", required=False, max_length=100, placeholder="e.g. Reuters")
+    published: discord.ui.TextInput[PasteModal] = discord.ui.TextInput(label="Published (YYYY-MM-DD)", custom_id="published", required=False, min_length=10, max_length=10, placeholder="2025-01-31")
+    body: discord.ui.TextInput[PasteModal] = discord.ui.TextInput(label="Article text", custom_id="text", style=discord.TextStyle.paragraph, max_length=4000)
 
-    def __init__(self, on_submit: Callable[[discord.Interaction, dict[str, str]], Awaitable[None]]):
+    def __init__(self, on_submit: Callable[[discord.Interaction, dict[str, str]], Awaitable[None]], *,
+                 defaults: dict[str, str] | None = None):
         super().__init__(timeout=VIEW_TIMEOUT)
         self._on_submit = on_submit
+        for key, field in (("title", self.headline), ("source", self.outlet), ("published", self.published), ("text", self.body)):
+            value = (defaults or {}).get(key, "").strip()
+            if value:
+                field.default = value[: field.max_length]
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         values = {"title": self.headline.value, "source": self.outlet.value, "published": self.published.value, "text": self.body.value}
         await self._on_submit(interaction, values)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+    # discord.py's Modal.on_error drops BaseView's `item` argument, so mypy sees a mismatch;
+    # this matches Modal's signature, which is the one discord.py calls.
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
         await report(interaction, error)

@@ -14,7 +14,7 @@ import discord
 from knowledge import Article, IngestResult, IngestStatus, InputError, KnowledgeBase, Pasted, Upload
 
 from ..errors import UserFacingError
-from ..rendering import shorten
+from ..rendering import plain, shorten
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +54,9 @@ def preview_text(plan: IngestResult) -> str:
         case IngestStatus.UNCHANGED:
             return "Already loaded, unchanged: nothing will change."
         case IngestStatus.DUPLICATE:
-            twin = f"Duplicate of “{shorten(plan.article.title, 150)}”, already loaded: no copy will be stored"
+            twin = f"Duplicate of “{plain(shorten(plan.article.title, 150))}”, already loaded: no copy will be stored"
             if plan.added_outlet:
-                return f"{twin}; {shorten(plan.added_outlet, 80)} will be added to its outlets."
+                return f"{twin}; {plain(shorten(plan.added_outlet, 80))} will be added to its outlets."
             return f"{twin}, and nothing will change."
     _never(plan.status)
 
@@ -65,14 +65,14 @@ def done_text(result: IngestResult, given: Article) -> str:
     """What Confirm did, from `kb.ingest`."""
     match result.status:
         case IngestStatus.LOADED:
-            return f"Added “{shorten(given.title, 200)}” ({given.word_count:,} words). Ask about it with `/ask`."
+            return f"Added “{plain(shorten(given.title, 200))}” ({given.word_count:,} words). Ask about it with `/ask`."
         case IngestStatus.UPDATED:
-            return f"Updated “{shorten(given.title, 200)}” ({given.word_count:,} words)."
+            return f"Updated “{plain(shorten(given.title, 200))}” ({given.word_count:,} words)."
         case IngestStatus.UNCHANGED:
-            return f"“{shorten(given.title, 200)}” was already loaded; nothing changed."
+            return f"“{plain(shorten(given.title, 200))}” was already loaded; nothing changed."
         case IngestStatus.DUPLICATE:
-            twin = f"“{shorten(result.article.title, 200)}” was already loaded"
+            twin = f"“{plain(shorten(result.article.title, 200))}” was already loaded"
             if result.added_outlet:
-                return f"{twin} (the same story); {shorten(result.added_outlet, 80)} was added to its outlets."
+                return f"{twin} (the same story); {plain(shorten(result.added_outlet, 80))} was added to its outlets."
             return f"{twin} (the same story); nothing changed."
     _never(result.status)

@@ -25,12 +25,13 @@ from knowledge import Article, InputError, NotFoundError
 from ..asking import scopes_for
 from ..checks import article_admin
 from ..errors import NO_MENTIONS
-from ..rendering import DESCRIPTION, shorten
+from ..rendering import DESCRIPTION, plain, shorten
 from . import _loading
 from ._article_ui import (
     ConfirmView,
     Paginator,
     PasteModal,
+    added_embed,
     article_embed,
     list_pages,
     preview_embed,
@@ -60,25 +61,42 @@ class Articles(commands.Cog):
 
     @articles.command(name="add")
     @app_commands.describe(url="A link to the article's page.", file="The article as a file (.txt, .md, .html or .pdf).",
-                           text="The article's text, headline on the first line (or give no option for a form).")
+                           text="The article's text (Discord keeps it on one line: give its title too, or a form opens).",
+                           title="The headline, for `text`.", outlet="The outlet, for `text`, e.g. Reuters.",
+                           published="The publication date, for `text` (YYYY-MM-DD).")
     @article_admin()
     async def add(self, interaction: discord.Interaction, url: str | None = None, file: discord.Attachment | None = None,
-                  text: str | None = None) -> None:
+                  text: str | None = None, title: str | None = None, outlet: str | None = None,
+                  published: str | None = None) -> None:
         """Add an article to this server from a link, a file or pasted text; shows a preview first."""
         given = [x for x in (url, file, text) if x]
         if len(given) > 1:
             raise InputError("Give only one of `url`, `file` or `text`.")
+        if (title or outlet or published) and not text:
+            raise InputError("`title`, `outlet` and `published` go with `text`; a link or a file carries its own.")
+        scope = str(interaction.guild_id)
+        meta = {"title": title or "", "source": outlet or "", "published": published or ""}
         if not given:
             await interaction.response.send_modal(PasteModal(self._submit_form))
             return
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        scope = str(interaction.guild_id)
-        if url:
-            article = await _loading.from_url(self.kb, url, scope=scope)
-        elif file:
-            article = await _loading.from_attachment(self.kb, file, scope=scope)
+        if text:
+            try:
+                article = await _loading.from_text(self.kb, text, scope=scope, **meta)
+            except InputError:
+                if title:
+                    raise
+                # Discord's option box has no line breaks, so a paste rarely shows its headline:
+                # open the form with the text in it rather than refuse it
+                await interaction.response.send_modal(PasteModal(self._submit_form, defaults={**meta, "text": text}))
+                return
+            await interaction.response.defer(ephemeral=True, thinking=True)
         else:
-            article = await _loading.from_text(self.kb, text or "", scope=scope)
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            if url:
+                article = await _loading.from_url(self.kb, url, scope=scope)
+            else:
+                assert file is not None
+                article = await _loading.from_attachment(self.kb, file, scope=scope)
         await self._preview(interaction, article)
 
     async def _submit_form(self, interaction: discord.Interaction, values: dict[str, str]) -> None:
@@ -89,10 +107,10 @@ class Articles(commands.Cog):
     async def _preview(self, interaction: discord.Interaction, article: Article) -> None:
         plan = await asyncio.to_thread(self.kb.plan, article)  # ingest's own decision, nothing written
 
-        async def store() -> str:
+        async def store() -> tuple[str, discord.Embed]:
             result = await asyncio.to_thread(self.kb.ingest, article)
             log.info("%s article %s in guild %s by user %s", result.status, result.article.id, interaction.guild_id, interaction.user.id)
-            return _loading.done_text(result, article)
+            return _loading.done_text(result, article), added_embed(result.article)  # the preview becomes the result
 
         view = ConfirmView(interaction.user.id, store, confirm_label="Add it", cancelled="Cancelled: nothing was stored.")
         view.message = await interaction.followup.send(embed=preview_embed(article, _loading.preview_text(plan)), view=view, ephemeral=True,
@@ -131,10 +149,10 @@ class Articles(commands.Cog):
         async def delete() -> str:
             gone = await asyncio.to_thread(self.kb.remove, found.id)
             log.info("removed article %s from guild %s by user %s", gone.id, interaction.guild_id, interaction.user.id)
-            return f"Removed “{shorten(gone.title, 200)}”."
+            return f"Removed “{plain(shorten(gone.title, 200))}”."
 
         view = ConfirmView(interaction.user.id, delete, confirm_label="Remove it", cancelled="Cancelled: nothing was removed.")
-        await interaction.response.send_message(f"Remove “{shorten(found.title, 200)}” from this server?", embed=article_embed(found, opening_chars=300),
+        await interaction.response.send_message(f"Remove “{plain(shorten(found.title, 200))}” from this server?", embed=article_embed(found, opening_chars=300),
                                                 view=view, ephemeral=True, allowed_mentions=NO_MENTIONS)
         view.message = await interaction.original_response()
 
@@ -177,7 +195,7 @@ class Articles(commands.Cog):
         """Show the latest 👍/👎 people gave the bot's answers in this server."""
         up, down = await self.bot.feedback.totals(interaction.guild_id)
         votes = await self.bot.feedback.recent_votes(interaction.guild_id, limit=15)
-        lines = [f"{'👍' if v.vote > 0 else '👎'} <t:{int(v.created)}:R> <@{v.user_id}>: {shorten(v.question, 150)}" for v in votes]
+        lines = [f"{'👍' if v.vote > 0 else '👎'} <t:{int(v.created)}:R> <@{v.user_id}>: {plain(shorten(v.question, 150))}" for v in votes]
         embed = discord.Embed(title=f"Feedback: {up} 👍, {down} 👎", colour=discord.Colour.blurple(),
                               description=shorten("\n".join(lines), DESCRIPTION) if lines else "No feedback yet.")
         embed.set_footer(text=f"as of {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
@@ -188,11 +206,13 @@ class Articles(commands.Cog):
     @article_admin()
     async def feeds_add(self, interaction: discord.Interaction, url: str) -> None:
         """Follow a news feed: its new articles are added to this server."""
-        feed = await asyncio.to_thread(self.kb.feeds.add, url, str(interaction.guild_id))
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the feed is fetched once first
+        feed, found = await asyncio.to_thread(self.kb.feeds.follow, url, str(interaction.guild_id), policy=self.kb.config.fetch)
         self.bot.dispatch("feed_followed", feed)  # the poller reads it now
         minutes = self.bot.settings.feed_poll_minutes
-        await interaction.response.send_message(
-            f"Following <{feed.url}> (id `{feed.id}`). Its articles are being loaded now, then every {minutes} minutes.",
+        await interaction.followup.send(
+            f"Following “{plain(shorten(found.title or 'untitled feed', 200))}” ({found.items} item{'s' if found.items != 1 else ''}) "
+            f"at <{feed.url}> (id `{feed.id}`). Its articles are being loaded now, then every {minutes} minutes.",
             ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @feeds.command(name="list")
@@ -200,7 +220,7 @@ class Articles(commands.Cog):
     async def feeds_list(self, interaction: discord.Interaction) -> None:
         """List the feeds this server follows, with when each was last read."""
         followed = await asyncio.to_thread(self.kb.feeds.list, str(interaction.guild_id))
-        lines = [f"**{shorten(f.title or f.url, 120)}** · `{f.id}`\n<{f.url}> · "
+        lines = [f"**{plain(shorten(f.title or f.url, 120))}** · `{f.id}`\n<{f.url}> · "
                  + (f"read <t:{int(f.last_polled)}:R>" if f.last_polled else "not read yet")
                  + (f" · failing: {shorten(f.last_error, 120)}" if f.failures else "") for f in followed]
         embed = discord.Embed(title="Followed feeds", colour=discord.Colour.blurple(),

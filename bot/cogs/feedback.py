@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
@@ -21,6 +21,7 @@ from knowledge import Article, NotFoundError
 
 from ..asking import scopes_for
 from ..errors import NO_MENTIONS, report
+from ..feedback import VoteResult
 from ..rendering import pack, quote_embed
 
 if TYPE_CHECKING:
@@ -37,10 +38,10 @@ class QuotesButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"nb:q:{
         self.answer_id = answer_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]) -> QuotesButton:
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]) -> QuotesButton:
         return cls(match["aid"])
 
-    async def callback(self, interaction: discord.Interaction[NewsBot]) -> None:
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:  # NewsBot dispatches it
         try:
             await self._show(interaction)
         except Exception as exc:
@@ -79,16 +80,26 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"nb:v:(?P
         self.vote = vote
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]) -> VoteButton:
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]) -> VoteButton:
         return cls(match["aid"], match["vote"])
 
-    async def callback(self, interaction: discord.Interaction[NewsBot]) -> None:
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:  # NewsBot dispatches it
         try:
-            ok = await interaction.client.feedback.vote(self.answer_id, interaction.user.id, 1 if self.vote == "u" else -1)
-            text = f"Thanks, noted {'👍' if self.vote == 'u' else '👎'}." if ok else "I no longer have a record of that answer."
-            await interaction.response.send_message(text, ephemeral=True)
+            result = await interaction.client.feedback.vote(self.answer_id, interaction.user.id, 1 if self.vote == "u" else -1)
+            await interaction.response.send_message(vote_reply(result, self.vote), ephemeral=True)
         except Exception as exc:
             await report(interaction, exc)
+
+
+def vote_reply(result: VoteResult, vote: str) -> str:
+    """What a voter is told: a changed vote says so, so nobody wonders which one counts."""
+    mark, other = ("👍", "👎") if vote == "u" else ("👎", "👍")
+    return {
+        VoteResult.RECORDED: f"Thanks, noted {mark}.",
+        VoteResult.CHANGED: f"Vote changed: {other} → {mark}. Only your latest vote counts.",
+        VoteResult.UNCHANGED: f"You had already voted {mark}; nothing changed.",
+        VoteResult.UNKNOWN_ANSWER: "I no longer have a record of that answer.",
+    }[result]
 
 
 def answer_view(answer_id: str, *, with_quotes: bool) -> discord.ui.View:

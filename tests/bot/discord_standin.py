@@ -586,14 +586,15 @@ class DiscordStandin:
         options = list(options or [])
         for depth, part in enumerate(reversed(path)):  # "news file read" -> group "file", sub "read"
             options = [{"type": 1 if depth == 0 else 2, "name": part, "options": options}]
-        resolved: dict[str, dict] = {}
+        resolved: dict[str, dict[str, dict]] = {}
+        kinds = {11: "attachments", 8: "roles", 7: "channels"}
 
         def resolve(opts: list[dict]) -> list[dict]:
             out = []
             for opt in opts:
                 opt = dict(opt)
-                if opt.get("type") == 11 and isinstance(opt.get("value"), dict):
-                    resolved[opt["value"]["id"]] = opt["value"]
+                if opt.get("type") in kinds and isinstance(opt.get("value"), dict):
+                    resolved.setdefault(kinds[opt["type"]], {})[opt["value"]["id"]] = opt["value"]
                     opt["value"] = opt["value"]["id"]
                 if "options" in opt:
                     opt["options"] = resolve(opt["options"])
@@ -606,13 +607,15 @@ class DiscordStandin:
         if command and command.get("guild_id"):
             data["guild_id"] = command["guild_id"]
         if resolved:
-            data["resolved"] = {"attachments": resolved}
+            data["resolved"] = resolved
         return data
 
     async def send_slash(self, guild_id: int, channel_id: int, user_id: int, name: str,
                          options: list[dict] | None = None, **kw: Any) -> dict:
         """Invoke slash command ``name`` ("cmd", "cmd sub" or "cmd group sub"). An attachment option
-        (type 11) may carry an ``add_attachment()`` dict as its value; it goes into ``resolved``."""
+        (type 11) may carry an ``add_attachment()`` dict as its value, a role (8) or channel (7)
+        option its payload dict (``RoleSpec.payload()``, ``ChannelSpec.payload()`` plus "permissions");
+        it goes into ``resolved``."""
         data = self._command_data(guild_id, name, options, 1)
         return await self.send_interaction(2, guild_id, channel_id, user_id, data, **kw)
 

@@ -61,6 +61,7 @@ async def test_add_file_previews_then_confirm_stores_it_for_this_server_only(h):
     done = await edited(h, click, mark)
 
     assert done.content.startswith("Added “Old Mill bridge to reopen” (27 words)")
+    assert "embeds" in done.json and "Nothing is stored" not in str(done.json["embeds"])  # the preview is replaced
     [stored] = own_articles(h)
     assert stored.scope == str(h.guild.id) and stored.title == "Old Mill bridge to reopen"
     _, answer = await h.ask("How much did the Old Mill bridge repairs cost?")
@@ -237,8 +238,10 @@ async def test_followed_feed_loads_its_articles_into_this_server(tmp_path, embed
     items = [(s.headline, site.put(f"/news/{s.number}", build_page(s).html), f"2005-02-0{i + 1}") for i, s in enumerate(stories)]
     feed_url = site.put("/feed.xml", rss("Tech Wire", items), "application/rss+xml")
     async with running_bot(loopback_kb(shared_kb(embedder)), tmp_path) as h:
-        added = await h.callback(await h.slash("articles feeds add", [opt("url", feed_url)], user=h.admin))
-        assert added.flags & EPHEMERAL and added.content.startswith(f"Following <{feed_url}>")
+        payload = await h.slash("articles feeds add", [opt("url", feed_url)], user=h.admin)
+        assert (await h.callback(payload)).flags & EPHEMERAL
+        added = await h.followup(payload)
+        assert added.flags & EPHEMERAL and added.content.startswith(f"Following “Tech Wire” (2 items) at <{feed_url}>")
         await eventually(lambda: len(own_articles(h)) == 2, timeout=20, what="the feed's articles")
         listed = await h.callback(await h.slash("articles feeds list", user=h.admin))
         removed = await h.callback(await h.slash("articles feeds remove", [opt("feed", feed_url)], user=h.admin))
@@ -250,24 +253,82 @@ async def test_followed_feed_loads_its_articles_into_this_server(tmp_path, embed
     assert "Manage Server" in refused.content
 
 
-async def test_feeds_belong_to_the_core_and_work_without_the_poller(h):
-    await h.bot.remove_cog("Feeds")  # no background polling: following still works
-    url = "https://news.example/feed.xml"
-    added = await h.callback(await h.slash("articles feeds add", [opt("url", url)], user=h.admin))
-    listed = await h.callback(await h.slash("articles feeds list", user=h.admin))
+async def test_feeds_belong_to_the_core_and_work_without_the_poller(tmp_path, embedder, site):
+    url = site.put("/feed.xml", rss("Harbour Wire", []), "application/rss+xml")
+    async with running_bot(loopback_kb(shared_kb(embedder)), tmp_path) as h:
+        await h.bot.remove_cog("Feeds")  # no background polling: following still works
+        payload = await h.slash("articles feeds add", [opt("url", url)], user=h.admin)
+        added = await h.followup(payload)
+        listed = await h.callback(await h.slash("articles feeds list", user=h.admin))
+        followed = [f.url for f in h.kb.feeds.list(str(h.guild.id))]
+        h.kb.feeds.remove(url, str(h.guild.id))
 
-    assert added.content.startswith(f"Following <{url}>") and added.flags & EPHEMERAL
+    assert added.content.startswith(f"Following “Harbour Wire” (0 items) at <{url}>") and added.flags & EPHEMERAL
     assert url in listed.embeds[0]["description"]
-    assert [f.url for f in h.kb.feeds.list(str(h.guild.id))] == [url]  # the same registry the CLI uses
-    h.kb.feeds.remove(url, str(h.guild.id))
+    assert followed == [url]  # the same registry the CLI uses
+
+
+@pytest.mark.parametrize("path, body, reason", [
+    ("/page.html", "<html><body><p>A web page.</p></body></html>", "not an RSS or Atom feed"),
+    ("/gone.xml", None, "404"),
+])
+async def test_a_feed_that_cannot_be_read_is_refused_when_added_and_not_followed(tmp_path, embedder, site, path, body, reason):
+    url = site.put(path, body, "text/html") if body else site.url(path)
+    async with running_bot(loopback_kb(shared_kb(embedder)), tmp_path) as h:
+        payload = await h.slash("articles feeds add", [opt("url", url)], user=h.admin)
+        said = await h.followup(payload)
+        followed = h.kb.feeds.list(str(h.guild.id))
+
+    assert said.flags & EPHEMERAL and reason in said.content and "Following" not in said.content
+    assert followed == []
+
+
+async def test_a_loopback_feed_is_refused_by_the_fetch_policy_when_added(h, site):
+    url = site.put("/feed.xml", rss("Local", []), "application/rss+xml")
+    payload = await h.slash("articles feeds add", [opt("url", url)], user=h.admin)
+    said = await h.followup(payload)
+
+    assert "Following" not in said.content and said.flags & EPHEMERAL
+    assert h.kb.feeds.list(str(h.guild.id)) == []
 
 
 async def test_commands_are_synced_with_admin_default_permissions(h):
     synced = {c["name"]: c for c in h.standin.commands[None]}
 
-    assert set(synced) == {"ask", "articles"}
+    assert set(synced) == {"ask", "sources", "newsbot", "articles"}
     articles = synced["articles"]
     assert int(articles["default_member_permissions"]) == discord.Permissions(manage_guild=True).value
     assert articles["dm_permission"] is False
     assert {o["name"] for o in articles["options"]} == {"add", "list", "show", "remove", "feedback", "feeds"}
     assert synced["ask"]["description"].startswith("Ask a question about the loaded news articles")
+
+
+
+async def test_text_without_a_headline_opens_the_form_with_the_text_in_it(h):
+    pasted = "The council approved 12 new cycle lanes on Tuesday, and work starts in May."
+    form = await h.callback(await h.slash("articles add", [opt("text", pasted), opt("outlet", "Reuters")], user=h.admin))
+
+    assert form.callback_type == 9  # the form, not a refusal
+    values = {row["components"][0]["custom_id"]: row["components"][0].get("value") for row in form.components}
+    assert values["text"] == pasted and values["source"] == "Reuters"
+    assert "pasted" not in str(form.json)
+
+
+async def test_text_with_title_options_previews_then_the_preview_becomes_the_result(h):
+    payload = await h.slash("articles add", [opt("text", "The council approved 12 new cycle lanes on Tuesday."),
+                                             opt("title", "Council approves cycle lanes"), opt("outlet", "Reuters"),
+                                             opt("published", "2025-03-01")], user=h.admin)
+    await h.callback(payload)
+    preview = await h.followup(payload)
+    mark = h.mark
+    click = await h.click(custom_ids(preview)[0], int(preview.response["id"]))
+    await h.callback(click)
+    done = await edited(h, click, mark)
+
+    assert preview.embeds[0]["title"] == "Preview: Council approves cycle lanes"
+    assert {"name": "Outlet", "value": "Reuters", "inline": True} in preview.embeds[0]["fields"]
+    assert preview.embeds[0]["description"] == "The council approved 12 new cycle lanes on Tuesday."
+    [embed] = done.json["embeds"]
+    assert embed["title"] == "Added: Council approves cycle lanes" and embed["footer"]["text"].startswith("Stored · id: ")
+    assert "Nothing is stored" not in str(done.json) and not any(f["name"] == "Status" for f in embed["fields"])
+    assert [a.title for a in own_articles(h)] == ["Council approves cycle lanes"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
 
@@ -17,7 +18,7 @@ from tests.bot.discord_standin import (
     WEBHOOK_MESSAGE,
 )
 from tests.bot.harness import QUESTION, custom_ids, llm_kb, make_guild, opt, running_bot, shared_kb
-from tests.openai_standin import delay, reply_json
+from tests.openai_standin import delay, reply, reply_json
 
 GUO_QUOTE = "Chinese Foreign Ministry spokesperson Guo Jiakun said at a regular press conference on Tuesday"
 
@@ -49,7 +50,7 @@ async def test_slash_ask_defers_then_sends_answer_with_verbatim_quote(h):
     field = embed["fields"][0]
     assert field["name"] == f"[1] {seed.title} — Xinhua, 2025-01-14"
     assert f"“{seed.text[c.start:c.end]}" in embed["description"]  # the verbatim quote, shown once
-    assert field["value"].startswith("Quoted above.")
+    assert field["value"] == "Quoted in the answer above."  # the seed article has no URL to link
     assert follow.allowed_mentions == {"parse": []}
     assert custom_ids(follow) == [f"nb:q:{answer_id(follow)}", f"nb:v:u:{answer_id(follow)}", f"nb:v:d:{answer_id(follow)}"]
 
@@ -81,12 +82,13 @@ async def test_message_without_mention_is_ignored(h):
     assert not h.standin.find(lambda r: r.is_("POST", CHANNEL_MESSAGES))
 
 
-async def test_unanswerable_question_says_not_in_articles_with_list_hint(h):
+async def test_unanswerable_question_says_not_in_articles_and_points_to_sources(h):
     _, follow = await h.ask("What will the weather be in Paris tomorrow?")
 
     embed = follow.embeds[0]
     assert "not in the loaded articles" in embed["description"]
-    assert "/articles list" in embed["description"]
+    assert embed["description"].endswith("Use `/sources` to see which articles are loaded.")
+    assert "/articles list" not in embed["description"]
     assert "fields" not in embed
     assert not any(i.startswith("nb:q:") for i in custom_ids(follow))  # nothing to show quotes of
 
@@ -98,7 +100,8 @@ async def test_everyone_in_an_article_goes_out_with_no_mentions_allowed(h):
 
     _, follow = await h.ask("When will the Old Mill bridge reopen?")
 
-    assert "@everyone" in json.dumps(follow.embeds)
+    shown = json.dumps(follow.embeds, ensure_ascii=False)
+    assert "@\u200beveryone" in shown and "@everyone" not in shown  # shown as text, and it could not ping
     assert follow.allowed_mentions == {"parse": []}
     assert h.standin.messages[int(follow.response["id"])]["mention_everyone"] is False
 
@@ -117,13 +120,17 @@ async def test_question_in_one_server_never_cites_another_servers_article(tmp_pa
         cited_in_a = (await h.bot.feedback.get_answer(answer_id(in_a))).citations
         cited_in_b = (await h.bot.feedback.get_answer(answer_id(in_b))).citations
         assert secret.id not in {c.article_id for c in cited_in_a}
-        assert "Kelmar" not in json.dumps(in_a.embeds).replace(question, "")
+        # the refusal may name the asker's own word ("none of them mentions Kelmar"), nothing of B's article
+        assert "Kelmar" not in json.dumps(in_a.embeds).replace(question, "").replace("mentions Kelmar", "")
+        assert "Zorvath" not in json.dumps(in_a.embeds)
         assert secret.id in {c.article_id for c in cited_in_b}  # B does see its own article
 
 
 async def test_model_timeout_still_sends_a_quoted_answer_with_a_note(tmp_path, embedder, openai_standin):
-    openai_standin.script(delay(2, reply_json({"answerable": True, "answer": "late", "quotes": []})))
-    kb = llm_kb(shared_kb(embedder), openai_standin.base_url, timeout=0.3)
+    # LLM_TIMEOUT bounds the whole call, sending included: 0.3 s could end it before the request
+    # left a loaded machine, so the bound sits well below the model's delay instead.
+    openai_standin.script(delay(8, reply_json({"answerable": True, "answer": "late", "quotes": []})))
+    kb = llm_kb(shared_kb(embedder), openai_standin.base_url, timeout=2.0)
     async with running_bot(kb, tmp_path) as h:
         _, follow = await h.ask(QUESTION)
     await kb.aclose()
@@ -136,10 +143,11 @@ async def test_model_timeout_still_sends_a_quoted_answer_with_a_note(tmp_path, e
 
 
 async def test_follow_up_in_thread_of_an_answer_sends_earlier_turns_as_history(tmp_path, embedder, openai_standin):
-    first = {"answerable": True, "answer": "Guo Jiakun.", "quotes": [{"passage": 1, "quote": GUO_QUOTE}]}
-    second = {"answerable": True, "answer": "He called AI a shared asset of all humanity.",
+    first = {"answerable": True, "answer": [{"sentence": "Guo Jiakun.", "quotes": [1]}], "quotes": [{"passage": 1, "quote": GUO_QUOTE}]}
+    second = {"answerable": True, "answer": [{"sentence": "He called AI a shared asset of all humanity.", "quotes": [1]}],
               "quotes": [{"passage": 1, "quote": "AI is a shared asset of all humanity"}]}
-    openai_standin.script(reply_json(first), reply_json(second))
+    rewritten = "What did Guo Jiakun say about AI?"
+    openai_standin.script(reply_json(first), reply(rewritten), reply_json(second))
     kb = llm_kb(shared_kb(embedder), openai_standin.base_url)
     async with running_bot(kb, tmp_path) as h:
         await h.standin.send_message(h.guild.id, h.channel_id, h.member, f"<@{h.bot.user.id}> {QUESTION}")
@@ -153,27 +161,57 @@ async def test_follow_up_in_thread_of_an_answer_sends_earlier_turns_as_history(t
     await kb.aclose()
 
     assert "shared asset" in follow.embeds[0]["description"]
-    messages = openai_standin.requests[1].json["messages"]
+    rewrite = openai_standin.requests[1].json["messages"][-1]["content"]  # first, the follow-up made to stand alone
+    assert "Follow-up question: What did he say about AI?" in rewrite and f"<question>{QUESTION}</question>" in rewrite
+    messages = openai_standin.requests[2].json["messages"]
     assert {"role": "user", "content": QUESTION} in messages
     assert {"role": "assistant", "content": "Guo Jiakun."} in messages
-    assert messages[-1]["content"].endswith("Question: What did he say about AI?")
+    assert messages[-1]["content"].endswith('Question, as a JSON string: "What did he say about AI?"')
 
 
-async def test_second_question_within_cooldown_is_refused_ephemerally(tmp_path, embedder):
-    async with running_bot(shared_kb(embedder), tmp_path, ask_cooldown_seconds=60) as h:
-        await h.ask(QUESTION, user=h.member)
-        payload = await h.slash("ask", [opt("question", "Who is Guo Jiakun?")], user=h.member)
-        refusal = await h.callback(payload)
-        other_user = await h.ask(QUESTION, user=h.admin)  # the cooldown is per user
+async def test_follow_up_in_a_thread_is_answered_from_the_article_the_thread_is_about(h):
+    add_article(h.kb, h.guild.id, "Dockers strike at Felixstowe",
+                "Dock workers at Felixstowe walked out on Monday in a dispute over pay.\n\n"
+                "A union spokesperson said the workers are against the new shift rota, which cuts overtime.\n\n"
+                "The port handles a third of Britain's container trade.")
+    await h.standin.send_message(h.guild.id, h.channel_id, h.member, f"<@{h.bot.user.id}> Why did the Felixstowe dock workers walk out?")
+    answer = await h.standin.wait_for_route("POST", CHANNEL_MESSAGES, timeout=10)
+    thread = await h.standin.create_thread(h.guild.id, h.channel_id, "follow-up", h.member, thread_id=int(answer.response["id"]))
+    mark = h.mark
+    await h.standin.send_message(h.guild.id, int(thread["id"]), h.member, "What is the spokesperson against?")
+    follow = await h.standin.wait_for(lambda r: r.is_("POST", CHANNEL_MESSAGES) and r.params["channel_id"] == thread["id"],
+                                      timeout=10, since=mark)
 
-    assert refusal.callback_type == 4
-    assert refusal.flags & EPHEMERAL
-    assert "try again in 60 s" in refusal.content
+    text = follow.embeds[0]["description"]
+    assert "new shift rota" in text  # the strike's spokesperson, not the Xinhua one
+    assert "Guo Jiakun" not in text
+
+
+async def test_a_quick_second_question_passes_and_past_the_burst_the_refusal_says_when(tmp_path, embedder):
+    async with running_bot(shared_kb(embedder), tmp_path, ask_cooldown_seconds=60, ask_burst=2) as h:
+        first = await h.ask(QUESTION, user=h.member)
+        second = await h.ask("Who is Guo Jiakun?", user=h.member)  # a typo fixed, a quick follow-up
+        refusal = await h.callback(await h.slash("ask", [opt("question", "Who criticised the US?")], user=h.member))
+        other_user = await h.ask(QUESTION, user=h.admin)  # the bucket is per user
+
+    assert first[0].callback_type == second[0].callback_type == 5
+    assert refusal.callback_type == 4 and refusal.flags & EPHEMERAL
+    m = re.fullmatch(r"You have asked 2 questions in a short time: your next question is allowed in (\d+) s\.", refusal.content)
+    assert m and 1 <= int(m[1]) <= 60
     assert other_user[0].callback_type == 5
 
 
+async def test_a_servers_own_cooldown_replaces_the_default(tmp_path, embedder):
+    async with running_bot(shared_kb(embedder), tmp_path, ask_cooldown_seconds=0, ask_burst=1) as h:
+        await h.callback(await h.slash("newsbot settings", [opt("cooldown", 600, 10)], user=h.admin))
+        await h.ask(QUESTION, user=h.member)
+        refusal = await h.callback(await h.slash("ask", [opt("question", QUESTION)], user=h.member))
+
+    assert refusal.callback_type == 4 and "You asked a moment ago: your next question is allowed in" in refusal.content
+
+
 async def test_question_beyond_the_in_flight_cap_is_told_to_retry(tmp_path, embedder, openai_standin):
-    openai_standin.script(delay(0.6, reply_json({"answerable": True, "answer": "Guo Jiakun.",
+    openai_standin.script(delay(0.6, reply_json({"answerable": True, "answer": [{"sentence": "Guo Jiakun.", "quotes": [1]}],
                                                  "quotes": [{"passage": 1, "quote": GUO_QUOTE}]})))
     kb = llm_kb(shared_kb(embedder), openai_standin.base_url)
     async with running_bot(kb, tmp_path, max_questions_in_flight=1) as h:
@@ -229,7 +267,7 @@ async def test_votes_are_recorded_and_listed_to_admins(h):
     thanks = await h.callback(await h.click(f"nb:v:d:{aid}", int(follow.response["id"]), user=h.member))
     listing = await h.callback(await h.slash("articles feedback", user=h.admin))
 
-    assert thanks.flags & EPHEMERAL and "👎" in thanks.content
+    assert thanks.flags & EPHEMERAL and thanks.content == "Thanks, noted 👎."
     embed = listing.embeds[0]
     assert embed["title"] == "Feedback: 0 👍, 1 👎"
     assert QUESTION in embed["description"]
@@ -242,7 +280,11 @@ async def test_latest_question_cites_the_newest_article_first(h):
     _, follow = await h.ask("What is the latest Harbor tunnel toll?")
 
     stored = await h.bot.feedback.get_answer(answer_id(follow))
-    assert stored.citations[0].published == "2025-02-01"
+    if stored.citations:
+        assert stored.citations[0].published == "2025-02-01"
+    else:  # "not stated": the related passages come newest first too
+        text = follow.embeds[0]["description"]
+        assert text.startswith("Not stated") and text.index("6 dollars") < text.index("4 dollars")
 
 
 @pytest.mark.parametrize("question", ["", "   ", "?!"])
@@ -260,3 +302,57 @@ async def test_bad_since_date_is_refused_and_outlet_autocompletes(h):
         opt("question", QUESTION), {**opt("outlet", "xin"), "focused": True}])
     choices = await h.standin.wait_for(lambda r: r.route == CALLBACK and r.params["interaction_id"] == auto["id"])
     assert choices.json["data"]["choices"] == [{"name": "Xinhua", "value": "Xinhua"}]
+
+
+HOSTILE_LINE = "The harbour board said the toll rises to 6 dollars [click](http://evil.example) for <@&123> **members** from May."
+HOSTILE_TEXT = f"{HOSTILE_LINE}\n\nThe board chair said the decision was unanimous.\n\nFerry tickets stay at 2 dollars."
+ESCAPED_LINE = ("The harbour board said the toll rises to 6 dollars \\[click\\](http\\://evil.example) for "
+                "\\<@&123\\> \\*\\*members\\*\\* from May.")
+
+
+async def test_masked_link_mention_and_markdown_in_an_article_show_as_plain_text_grouped_under_one_source(
+        tmp_path, embedder, openai_standin):
+    model_says = {"answerable": True, "answer": "The toll rises to 6 dollars [1], a unanimous decision [2].",
+                  "quotes": [{"passage": 1, "quote": HOSTILE_LINE},
+                             {"passage": 1, "quote": "The board chair said the decision was unanimous."}]}
+    openai_standin.script(reply_json(model_says))
+    kb = llm_kb(shared_kb(embedder), openai_standin.base_url)
+    async with running_bot(kb, tmp_path) as h:
+        kb.ingest(build_article(title="Harbour _toll_ rises", text=HOSTILE_TEXT, scope=str(h.guild.id),
+                                source="Port <@&123> News", published="2025-02-01", url="https://port.example/toll"))
+        _, follow = await h.ask("How much will the harbour toll rise?")
+        mark = h.mark
+        click = await h.click(f"nb:q:{answer_id(follow)}", int(follow.response["id"]), user=h.member)
+        await h.callback(click)
+        shown = await h.followup(click, since=mark)
+    await kb.aclose()
+
+    embed = follow.embeds[0]
+    # the sentence with the numbers of the quotes it rests on, the model's inline markers moved to its end
+    assert embed["description"] == "The toll rises to 6 dollars, a unanimous decision. [1][2]"
+    assert embed["fields"] == [{  # one source line for the article, its two quotes numbered under it
+        "name": "[1] [2] Harbour \\_toll\\_ rises — Port \\<@&123\\> News, 2025-02-01",
+        "value": f"[1] “{ESCAPED_LINE}”\n[2] “The board chair said the decision was unanimous.”\n"
+                 "[Read the article](<https://port.example/toll>)",
+        "inline": False,
+    }]
+    first, second = shown.embeds
+    assert first["title"] == "[1] Harbour \\_toll\\_ rises" and first["url"] == "https://port.example/toll"
+    assert first["description"] == (f"**{ESCAPED_LINE}**\n\nThe board chair said the decision was unanimous.\n\n"
+                                    "Ferry tickets stay at 2 dollars.")
+    assert second["description"] == (f"{ESCAPED_LINE}\n\n**The board chair said the decision was unanimous.**\n\n"
+                                     "Ferry tickets stay at 2 dollars.")
+
+
+async def test_pressing_thumbs_down_after_thumbs_up_says_the_vote_was_changed(h):
+    _, follow = await h.ask(QUESTION)
+    aid, message = answer_id(follow), int(follow.response["id"])
+
+    first = await h.callback(await h.click(f"nb:v:u:{aid}", message, user=h.member))
+    changed = await h.callback(await h.click(f"nb:v:d:{aid}", message, user=h.member))
+    again = await h.callback(await h.click(f"nb:v:d:{aid}", message, user=h.member))
+
+    assert first.content == "Thanks, noted 👍."
+    assert changed.content == "Vote changed: 👍 → 👎. Only your latest vote counts." and changed.flags & EPHEMERAL
+    assert again.content == "You had already voted 👎; nothing changed."
+    assert await h.bot.feedback.totals(h.guild.id) == (0, 1)

@@ -15,6 +15,19 @@ def test_dm_sees_only_shipped_articles_and_a_server_its_own_too():
     assert scopes_for(42) == ("global", "42")
 
 
+async def test_a_busy_refusal_costs_no_question_and_a_burst_passes_before_the_bucket_refuses():
+    asker = Asker(kb=None, cooldown=10, in_flight=1, burst=3)  # type: ignore[arg-type]
+    for _ in range(3):
+        async with asker.turn(1):
+            pass
+    with pytest.raises(CoolingDown, match=r"^You have asked 3 questions in a short time: your next question is allowed in (9|10) s\.$"):
+        async with asker.turn(1):
+            pass
+    async with asker.turn(1, cooldown=0):  # a server that set no pause
+        pass
+    asker.close()
+
+
 async def test_turn_refuses_during_cooldown_and_when_all_slots_are_taken():
     asker = Asker(kb=None, cooldown=30, in_flight=1)  # type: ignore[arg-type]
     entered, leave = asyncio.Event(), asyncio.Event()
@@ -31,7 +44,7 @@ async def test_turn_refuses_during_cooldown_and_when_all_slots_are_taken():
             pass
     leave.set()
     await task
-    with pytest.raises(CoolingDown, match="try again in 30 s"):
+    with pytest.raises(CoolingDown, match="your next question is allowed in 30 s"):
         async with asker.turn(1):
             pass
     async with asker.turn(2):  # a slot is free again and user 2 never got one

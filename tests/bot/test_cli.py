@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -48,6 +49,21 @@ def test_plain_ask_prints_numbered_sources(run):
     out = run("ask", Q)
     assert out.returncode == 0
     assert "Sources:" in out.stdout and "[1] China to take actions" in out.stdout and "Xinhua, 2025-01-14" in out.stdout
+
+
+def test_plain_ask_prints_one_source_line_per_article_with_its_numbered_quotes(run, tmp_path):
+    page = tmp_path / "toll.md"
+    page.write_text("---\ntitle: Harbour toll rises\nsource: Port News\npublished: 2025-02-01\nurl: https://port.example/toll\n---\n"
+                    "The Harbour tunnel toll rises to 6 dollars in May.\n\nThe Harbour tunnel toll rise was approved unanimously.\n",
+                    encoding="utf-8")
+    assert run("ingest", str(page)).returncode == 0
+
+    out = run("ask", "How much will the Harbour tunnel toll be, and how was the rise approved?")  # two quotes, one article
+
+    sources = out.stdout.split("Sources:\n", 1)[1].splitlines()
+    assert sources[0].endswith("Harbour toll rises — Port News, 2025-02-01") and sources[0].startswith("[1] [2] ")
+    assert sources[1] == "    https://port.example/toll"
+    assert out.stdout.count("Harbour toll rises") == 1
 
 
 def test_list_ingest_remove_and_errors(run, tmp_path):
@@ -107,3 +123,94 @@ def test_unwritable_store_is_named(run, tmp_path):
     blocker.write_text("x")
     out = run("list", CHROMA_PATH=str(blocker / "store"))
     assert out.returncode == 1 and str(blocker) in out.stderr
+
+
+def test_forget_user_deletes_that_users_questions_from_the_feedback_file(run, tmp_path):
+    import asyncio
+
+    from bot.feedback import FeedbackStore
+    from knowledge import Answer
+
+    db = tmp_path / "feedback.sqlite3"
+
+    async def record() -> str:
+        store = await FeedbackStore.open(db)
+        aid = await store.record_answer(Answer(text="Yes.", answerable=True, mode="extractive"), question="Mine?",
+                                        guild_id=1, channel_id=1, user_id=42)
+        await store.aclose()
+        return aid
+
+    asyncio.run(record())
+    out = run("forget-user", "42", FEEDBACK_DB=str(db))
+    again = run("forget-user", "42", FEEDBACK_DB=str(db))
+    bad = run("forget-user", "someone", FEEDBACK_DB=str(db))
+
+    assert out.returncode == 0 and out.stdout == "Deleted 1 question(s) with their answers and 0 vote(s) of user 42.\n"
+    assert again.stdout.startswith("Deleted 0 question(s)")
+    assert bad.returncode == 2 and "USER_ID" in bad.stderr
+
+
+def test_an_unreadable_pdf_is_one_failure_line_with_no_library_warnings(run, tmp_path):
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"not a pdf at all")
+
+    out = run("ingest", str(bad))
+
+    assert out.returncode == 1 and "That PDF could not be read." in out.stderr
+    assert "pypdf" not in out.stderr and "EOF marker" not in out.stderr and "invalid pdf header" not in out.stderr
+
+
+def test_every_ask_json_field_is_documented_in_the_readme(run):
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    answer = json.loads(run("ask", "--json", Q).stdout)
+    documented = set(re.findall(r"^\| `(?:citations\[\]\.)?([a-z_]+)`", readme, re.MULTILINE))
+    documented |= {f for line in re.findall(r"^\| `citations\[\]\.[^|]*", readme, re.MULTILINE)
+                   for f in re.findall(r"\.([a-z_]+)`", line)}
+
+    assert set(answer) - {"note"} <= documented and "note" in documented
+    assert set(answer["citations"][0]) <= documented
+
+
+def test_usage_errors_and_invalid_settings_exit_with_2_as_documented(run):
+    assert run("ask").returncode == 2  # missing argument
+    assert run("ask", "--no-such-option", Q).returncode == 2
+    bad = run("list", TOP_K="lots")
+    assert bad.returncode == 2 and "TOP_K" in bad.stderr
+    assert "| 2 | a usage or settings error: an unknown command or option" in (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_store_is_the_same_wherever_newsbot_runs_and_help_says_where(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHROMA_", "DISCORD_", "FEEDBACK_"))}
+    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    page = tmp_path / "toll.md"
+    page.write_text("---\ntitle: Harbour toll rises\nsource: Port News\n---\nThe Harbour toll rises to 6 dollars.\n", encoding="utf-8")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+
+    def newsbot(cwd, *args):
+        return subprocess.run([sys.executable, "-m", "bot", "--env-file", str(tmp_path / "none.env"), *args],
+                              capture_output=True, text=True, cwd=cwd, env=env | {"PYTHONPATH": str(REPO)}, timeout=180)
+
+    assert newsbot(tmp_path / "a", "ingest", str(page)).returncode == 0
+    listed = newsbot(tmp_path / "b", "list")
+    helped = newsbot(tmp_path / "b", "--help")
+
+    assert "Harbour toll rises" in listed.stdout  # not an empty store because the directory changed
+    assert f"  articles: {tmp_path / 'xdg' / 'newsbot' / 'chroma'} (CHROMA_PATH)\n" in helped.stdout
+    assert not (tmp_path / "a" / "data").exists()
+
+
+def test_ingest_failures_name_each_input_once_on_one_line_and_unsupported_schemes_are_said(run, tmp_path):
+    faked = tmp_path / "evil\nloaded 5, updated 0, already loaded 0, duplicate 0, failed 0.txt"
+    faked.write_text("x", encoding="utf-8")
+    missing = tmp_path / "x.txt"
+
+    out = run("ingest", str(missing), "ftp://example.com/a.txt", str(faked), str(tmp_path / "y.txt"))
+
+    assert out.returncode == 1
+    assert out.stdout == "loaded 0, updated 0, already loaded 0, duplicate 0, failed 4\n"  # the only summary line
+    lines = out.stderr.splitlines()
+    assert f"failed: {missing}: no such file." in lines
+    assert "failed: ftp://example.com/a.txt: unsupported scheme “ftp”: only http:// and https:// addresses are loaded." in lines
+    assert any(line.startswith(f"failed: {tmp_path}/evil\\nloaded 5") for line in lines)
+    assert len(lines) == 4 and "%|" not in out.stderr  # no progress bar when stderr is not a terminal

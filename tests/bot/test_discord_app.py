@@ -14,7 +14,7 @@ from tests.bot.harness import NewsStandin, bot_settings, make_guild, running_bot
 async def test_test_guild_setting_syncs_commands_to_that_server_only(tmp_path, embedder):
     guild = make_guild()
     async with running_bot(shared_kb(embedder), tmp_path, guilds=[guild], discord_test_guild_id=guild.id) as h:
-        assert {c["name"] for c in h.standin.commands[guild.id]} == {"ask", "articles"}
+        assert {c["name"] for c in h.standin.commands[guild.id]} == {"ask", "sources", "newsbot", "articles"}
         assert not h.standin.find(lambda r: r.is_("PUT", GLOBAL_COMMANDS))
         _, follow = await h.ask()  # the server copy of /ask answers
         assert "Guo Jiakun" in follow.embeds[0]["description"]

@@ -38,3 +38,15 @@ def test_eval_reports_accuracy_refusals_and_quote_checks(tmp_path):
     err = subprocess.run([sys.executable, "-m", "bot", "--env-file", str(tmp_path / "none"), "eval", str(bad)],
                          capture_output=True, text=True, cwd=REPO, env=env, timeout=180)
     assert err.returncode == 1 and "line 1" in err.stderr
+
+
+def test_an_eval_file_with_a_wrongly_typed_field_is_refused_naming_the_line(tmp_path):
+    questions = tmp_path / "qa.jsonl"
+    questions.write_text(json.dumps({"id": "a", "question": "Who is Guo Jiakun?", "answerable": True}) + "\n\n"
+                         + json.dumps({"id": "b", "question": "What tariff did China set?", "answerable": "false"}) + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHROMA_"))} | {"CHROMA_PATH": str(tmp_path / "store")}
+    out = subprocess.run([sys.executable, "-m", "bot", "--env-file", str(tmp_path / "none"), "eval", str(questions)],
+                         capture_output=True, text=True, cwd=REPO, env=env, timeout=180)
+
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr == f'error: {questions}, line 3: "answerable" must be true or false, not "false".\n'

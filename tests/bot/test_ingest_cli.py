@@ -3,14 +3,18 @@ fresh process), including a load killed with SIGKILL half-way and finished by a 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import random
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 
@@ -110,8 +114,13 @@ def test_feeds_and_addresses_from_the_command_line(run, tmp_path):
         assert loaded.returncode == 0 and _summary(loaded.stdout)["loaded"] == 1, loaded.stderr
         feed_url = site.put("/rss", rss("Politics Wire", [(story.headline, link, "2005-01-09")]), "application/rss+xml")
         allow = {"FETCH_ALLOW_HOSTS": "127.0.0.1"}
-        added = run("feeds", "add", feed_url)
-        assert added.returncode == 0 and "Following" in added.stdout, added.stderr
+        refused = run("feeds", "add", feed_url)  # 127.0.0.1 is fetched only when FETCH_ALLOW_HOSTS says so
+        assert refused.returncode == 1 and refused.stderr.startswith("error: ") and json.loads(run("feeds", "list", "--json").stdout) == []
+        not_a_feed = run("feeds", "add", link, **allow)
+        assert not_a_feed.returncode == 1 and "not an RSS or Atom feed" in not_a_feed.stderr
+        added = run("feeds", "add", feed_url, **allow)
+        assert added.returncode == 0, added.stderr
+        assert added.stdout.startswith(f"Following “Politics Wire” (1 item) at {feed_url} (id ")
         [feed] = json.loads(run("feeds", "list", "--json").stdout)
         assert feed["url"] == feed_url and feed["last_polled"] == 0
         polled = run("feeds", "poll", **allow)
@@ -155,13 +164,23 @@ def _run_until_killed(cmd, env, after: int, delay: float) -> int:
     """Start `cmd`, SIGKILL it `delay` s after its progress bar shows `after` articles (a
     random delay lands the kill anywhere in the next article's load, writes included);
     returns the count shown."""
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # stderr on a terminal: the progress bar is shown on a terminal only
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a 0-column terminal shows no bar
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
     seen = [0]
     reached = threading.Event()
 
+    def read() -> bytes:
+        try:
+            return os.read(leader, 4096)
+        except OSError:  # the process is gone
+            return b""
+
     def watch():
         buf = b""
-        while chunk := proc.stderr.read1(4096):
+        while chunk := read():
             buf = (buf + chunk)[-4096:]
             counts = [int(m) for m in re.findall(rb"(\d+)/\d+ \[", buf)]
             if counts and max(counts) >= after:
@@ -176,6 +195,7 @@ def _run_until_killed(cmd, env, after: int, delay: float) -> int:
     finally:
         proc.kill()
         proc.wait(10)
+        os.close(leader)
     assert proc.returncode == -signal.SIGKILL
     return seen[0]
 

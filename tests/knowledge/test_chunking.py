@@ -60,3 +60,21 @@ def test_bbc_articles_chunk_exactly():
 @given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=200), min_size=1, max_size=8))
 def test_offsets_hold_for_arbitrary_text(paragraphs):
     _check("\n\n".join(paragraphs), max_words=20)
+
+
+def test_a_long_paragraph_split_a_window_at_a_time_keeps_pysbds_boundaries(monkeypatch):
+    from knowledge import chunking
+
+    text = " ".join(f"Mr. Smith said on Jan. {n} that the U.K. budget of $4.{n}m was approved. \"It is done,\" he added." for n in range(1, 60))
+    whole = chunking.split_sentences(text)
+    monkeypatch.setattr(chunking, "_WINDOW_CHARS", 300)
+    assert chunking.split_sentences(text) == whole and len(whole) > 100
+
+
+def test_a_paragraph_with_no_sentence_end_is_still_covered_in_windows(monkeypatch):
+    from knowledge import chunking
+
+    monkeypatch.setattr(chunking, "_WINDOW_CHARS", 300)
+    text = "word " * 400 + "end."
+    spans = chunking.split_sentences(text)
+    assert "".join(text[s.start : s.end] for s in spans).replace(" ", "") == text.replace(" ", "")

@@ -56,11 +56,30 @@ def test_ids_are_stable_and_versions_follow_the_text():
         ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 10, "not a text file"),
         ("photo.png", b"\x89PNG", "not supported"),
         ("notitle.txt", b"just one line with no headline at all", "no headline"),
+        ("late-nul.txt", b"Harbour reopens\n\n" + b"The harbour reopened on Friday. " * 400 + b"\x00 tail", "not a text file"),
+        ("nul16.txt", "Harbour reopens\n\nThe quay\x00 opened.".encode("utf-16"), "NUL"),
     ],
 )
 def test_bad_files_are_refused_with_a_reason(name, data, reason):
     with pytest.raises(InputError, match=reason):
         parse_bytes(data, name=name)
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+@pytest.mark.parametrize("suffix", [".txt", ".md"])
+def test_text_with_a_byte_order_mark_loads(tmp_path, codec, suffix):
+    p = tmp_path / f"story{suffix}"
+    data = "Harbour reopens\n\nThe harbour reopened on Friday after repairs costing £4m.".encode(codec)
+    if codec == "utf-16-be":
+        data = b"\xfe\xff" + data  # Python writes no mark for an explicit byte order
+    p.write_bytes(data)
+    a = load_file(p)
+    assert a.title == "Harbour reopens" and a.text == "The harbour reopened on Friday after repairs costing £4m."
+
+
+def test_a_nul_character_in_pasted_text_is_refused():
+    with pytest.raises(InputError, match="NUL"):
+        build_article(title="Harbour reopens", text="The harbour\x00 reopened.")
 
 
 def test_latin1_text_is_decoded(tmp_path):

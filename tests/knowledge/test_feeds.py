@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge import FetchPolicy, InputError, LimitError, NotFoundError
-from knowledge.feeds import DEFAULT_INTERVAL, MAX_ITEM_ATTEMPTS, FeedRegistry, backoff
+from knowledge import FetchFailed, FetchPolicy, InputError, LimitError, NotFoundError
+from knowledge.feeds import DEFAULT_INTERVAL, MAX_ITEM_ATTEMPTS, FeedRegistry, backoff, check_feed
 from knowledge.store import ArticleStore
 from tests.loopback_site import LOOPBACK, rss
 from tests.newspages import bbc_available, build_page, load_story
@@ -142,3 +142,48 @@ def test_feeds_live_on_a_chroma_server_too(chroma_server, embedder):
     assert [f.url for f in FeedRegistry(ArticleStore.open_server(host, port, embedder.name)).list("9")] == [feed.url]
     reg.remove(feed.id, "9")
     assert reg.list("9") == []
+
+
+@pytest.mark.server
+def test_a_feed_longer_than_two_thousand_items_is_never_fetched_again_item_by_item(site, make_kb):
+    from dataclasses import replace
+
+    kb = make_kb(fetch=LOOPBACK_FETCH)
+    old = [(f"Old {n}", site.url(f"/old/{n}"), "2005-01-01") for n in range(2500)]
+    new = (*_publish(site, 7), "2005-02-07")
+    site.put("/long.xml", rss("Archive Wire", [new, *old]), "application/rss+xml")
+    reg = FeedRegistry(kb.store)
+    feed = reg.add(site.url("/long.xml"), now=T0)
+    reg._write(replace(feed, seen=dict.fromkeys((link for _, link, _ in old), T0)))  # read on earlier polls
+    [p] = _poll(reg, kb, T0 + 1)
+    assert [(i.link, i.status) for i in p.items] == [(new[1], "loaded")]
+    assert len(reg.get(feed.id).seen) == 2501  # before: cut to the newest 2,000
+
+
+def test_seen_links_are_forgotten_by_age_once_the_feed_stops_listing_them():
+    from knowledge.feeds import SEEN_TTL, forget_old
+
+    now = T0 + 10 * SEEN_TTL
+    seen = {"https://x.example/listed": now, "https://x.example/recent": now - SEEN_TTL / 2, "https://x.example/gone": now - SEEN_TTL - 1}
+    assert set(forget_old(seen, now)) == {"https://x.example/listed", "https://x.example/recent"}
+
+
+def test_checking_a_feed_fetches_it_once_and_reports_its_title_and_items(site):
+    url = site.put("/check.xml", rss("Harbour  Wire", [("A", "http://x.example/a", "2025-01-02"),
+                                                       ("B", "http://x.example/b", "2025-01-01")]), "application/rss+xml")
+    found = check_feed(url, FetchPolicy(allow_hosts=LOOPBACK, timeout=10))
+    assert (found.title, found.items) == ("Harbour Wire", 2) and len(site.hits("/check.xml")) == 1
+
+
+@pytest.mark.parametrize("address, allow, needle", [
+    ("ftp://files.example/feed.xml", LOOPBACK, "http:// or https://"),
+    ("SITE/private.xml", frozenset(), "not port"),  # the fetch policy: no odd ports or loopback unless allowed
+    ("SITE/page.html", LOOPBACK, "not an RSS or Atom feed"),
+])
+def test_a_feed_that_could_never_be_read_is_refused_when_checked(site, address, allow, needle):
+    site.put("/private.xml", rss("P", []), "application/rss+xml")
+    site.put("/page.html", "<html><body><p>Just a page.</p></body></html>")
+    address = address.replace("SITE", site.base)
+    with pytest.raises((InputError, FetchFailed)) as err:
+        check_feed(address, FetchPolicy(allow_hosts=allow, timeout=10))
+    assert needle in err.value.reason

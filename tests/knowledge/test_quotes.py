@@ -6,7 +6,7 @@ import pytest
 
 from knowledge.chunking import split_sentences
 from knowledge.models import Span
-from knowledge.quotes import locate, trim
+from knowledge.quotes import locate, trim, whole_unit
 
 TEXT = (
     "Guo described the US AI policy as a \"stumbling block\" to other countries, which contradicts "
@@ -53,3 +53,55 @@ def test_inventions_are_dropped(quote):
 def test_trim_cuts_at_a_word_boundary():
     span, cut = trim(TEXT, Span(0, len(TEXT)), 50)
     assert cut and span.end - span.start <= 50 and TEXT[span.end] == " "
+
+
+# -- quotes as whole units --------------------------------------------------------------------
+
+SEED = (
+    "China firmly opposes US restrictions on artificial intelligence exports, Guo said on Tuesday.\n\n"
+    "\"AI is a shared asset of all humanity and should not be a game for wealthy nations and individuals, nor should "
+    "it be used to create new development gaps,\" Guo said.\n\n"
+    "He said China would continue to work with all parties."
+)
+
+
+def _unit(quote: str, max_chars: int = 300):
+    start = SEED.index(quote)
+    span = whole_unit(SEED, Span(start, start + len(quote)), tuple(split_sentences(SEED)), max_chars)
+    return None if span is None else SEED[span.start : span.end]
+
+
+@pytest.mark.parametrize("quote", ["ate new dev", "ate new development gaps", "hina firmly opposes US restrictions"])
+def test_a_quote_that_cuts_a_word_is_dropped(quote):
+    assert _unit(quote) is None
+
+
+def test_a_quote_of_fewer_than_four_words_is_dropped():
+    assert _unit("Guo said on Tuesday") is not None and _unit("on Tuesday.") is None
+
+
+def test_a_fragment_that_drops_its_negation_becomes_the_whole_sentence():
+    shown = _unit("be a game for wealthy nations and individuals")
+    assert shown is not None and shown.startswith('"AI is a shared asset') and "should not be a game" in shown
+
+
+def test_a_fragment_whose_sentence_is_too_long_is_dropped():
+    assert _unit("be a game for wealthy nations and individuals", max_chars=100) is None
+
+
+def test_a_whole_sentence_longer_than_the_limit_is_dropped_not_cut():
+    sentence = "He said China would continue to work with all parties."
+    assert _unit(sentence, max_chars=len(sentence)) == sentence and _unit(sentence, max_chars=40) is None
+
+
+@pytest.mark.parametrize(
+    "quote",
+    [
+        "China firmly opposes US restrictions on artificial intelligence exports",  # up to a comma
+        "nor should it be used to create new development gaps",  # between a comma and a quotation mark
+        "He said China would continue to work with all parties.",  # a whole sentence
+        "AI is a shared asset of all humanity and should not be a game for wealthy nations and individuals",
+    ],
+)
+def test_a_clause_or_more_is_kept_as_quoted(quote):
+    assert _unit(quote) == quote

@@ -1,0 +1,406 @@
+"""Fit the answering model (knowledge/data/answering.json) and report k-fold cross-validated figures.
+
+One command re-fits the weights:
+
+    python benchmarks/fit_answering.py --bbc-store data/bbc --rgb-store data/rgb
+    python benchmarks/fit_answering.py --smoke          # a few questions, nothing written to knowledge/ (CI)
+
+Training data (never the BBC dev set, which stays held out for benchmarks/bbc_quality.py):
+- our labelled question set, `benchmarks/questions/newsbot_qa.jsonl` (or `--qset`): questions over
+  the BBC corpus, each asked of a store holding all of it (`--bbc-store`, built by
+  bbc_quality.py). A sentence is a positive when it is in the right article and overlaps the
+  question's evidence sentence (or holds its answer); unanswerable questions have none;
+- RGB's en_fact.json (`--rgb-store`, loaded by rgb_counterfactual.py the same way): every question
+  over its positive passages (answerable), over its first five negative passages (RGB's near
+  misses: same topic, no answer) and over RGB's noise-0.8 input (one positive, four negative). A
+  sentence is a positive when it holds the answer (RGB's own answer check).
+
+Every case goes through `KnowledgeBase.retrieve`, so the measurements are exactly the ones the
+answer path sees. Folds are by question (a question's RGB conditions stay together). Both models
+are fitted on the training folds only; the answer threshold is chosen on the training folds too.
+The figures per held-out fold are pooled; the "signals" table re-runs the whole cross-validation
+without one group of measurements at a time, which is each signal's measured contribution.
+
+Writes knowledge/data/answering.json (not with --smoke) and benchmarks/results/fit_answering.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from knowledge import CoreConfig, KnowledgeBase, SearchFilter  # noqa: E402
+from knowledge.answerability import ANSWER_FEATURES, AnsweringModel, fit_logistic, save  # noqa: E402
+from knowledge.answering import answer_vector  # noqa: E402
+from knowledge.evaluation import load_questions, matches  # noqa: E402
+from knowledge.question import analyse  # noqa: E402
+from knowledge.support import FEATURES  # noqa: E402
+
+WEIGHTS = ROOT / "knowledge" / "data" / "answering.json"
+RESULTS = ROOT / "benchmarks" / "results"
+QSET = ROOT / "benchmarks" / "questions" / "newsbot_qa.jsonl"
+RGB = ROOT.parent / "shared" / "bench" / "rgb" / "en_fact.json"
+FOLDS = 5
+SENTENCE_MIN = 0.05
+EXTRA_QUOTE_RATIO = 0.5
+NOT_STATED_COVERAGE = 0.5
+MAX_QUOTES = 3
+MAX_WRONGFUL = 0.08  # issue 11's cap on answerable questions refused
+
+# Groups of measurements, for the ablation table (each dropped in turn from both models).
+SIGNALS = {
+    "meaning (embedding cosine)": ("similarity", "sim_gap"),
+    "words (IDF coverage)": ("coverage", "cov_gap", "context_coverage"),
+    "article coverage": ("article_coverage",),
+    "answer kind": ("kind_asked", "kind_match"),
+    "answer kind near the question's words": ("kind_near",),
+    "focus": ("focus_asked", "focus_in"),
+    "novelty": ("novelty",),
+    "names near the sentence": ("names_near",),
+    "years (missing from the article, near the sentence)": ("years_missing", "years_near"),
+    "position (rank, lead)": ("passage_rank", "lead"),
+}
+
+
+@dataclass
+class Case:
+    """One question asked over one set of passages, with every candidate sentence measured."""
+
+    group: str  # fold key: the question (an RGB question's conditions share it)
+    source: str  # "qset", "rgb positive", "rgb negative", "rgb noise 0.8"
+    question: str
+    answerable: bool
+    x: np.ndarray  # candidate sentences × FEATURES
+    y: np.ndarray  # 1 where the sentence holds the answer
+    gated: np.ndarray  # True where the sentence's article lacks a name or figure of the question
+    maxsim: np.ndarray | None = None  # late interaction per sentence, when measured (--late-interaction)
+
+
+class LateInteraction:
+    """ColBERT-style MaxSim with the ONNX model's own token vectors: each question token's best
+    cosine against the sentence's tokens, averaged. Measured here only (see the module docstring)."""
+
+    def __init__(self, embedder) -> None:
+        self.embedder = embedder
+        self.cache: dict[str, np.ndarray] = {}
+        self.seconds = 0.0
+        self.runs = 0
+
+    def tokens(self, text: str) -> np.ndarray:
+        got = self.cache.get(text)
+        if got is not None:
+            return got
+        e = self.embedder
+        if e._session is None:
+            e._load()
+        started = time.perf_counter()
+        enc = e._tokenizer.encode(text)
+        ids = np.array([enc.ids], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+        if "token_type_ids" in e._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        h = e._session.run(None, feeds)[0][0][1:-1]  # without [CLS] and [SEP]
+        h = h / np.clip(np.linalg.norm(h, axis=1, keepdims=True), 1e-12, None)
+        self.seconds += time.perf_counter() - started
+        self.runs += 1
+        self.cache[text] = h
+        return h
+
+    def maxsim(self, question: str, sentence: str) -> float:
+        q, d = self.tokens(question), self.tokens(sentence)
+        return float((q @ d.T).max(axis=1).mean()) if len(q) and len(d) else 0.0
+
+
+LATE: LateInteraction | None = None
+
+
+def measure(kb: KnowledgeBase, question: str, flt: SearchFilter | None, label) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    r = kb.retrieve(question, flt)
+    x = np.array([s.features for s in r.supports], dtype=np.float64).reshape(-1, len(FEATURES))
+    y = np.array([1.0 if label(s) else 0.0 for s in r.supports])
+    gated = np.array([bool(s.missing) for s in r.supports], dtype=bool)
+    late = None
+    if LATE is not None:
+        late = np.array([LATE.maxsim(question, s.passage.article.text[s.sentence.start : s.sentence.end]) for s in r.supports])
+    return x, y, gated, late
+
+
+def qset_cases(kb: KnowledgeBase, path: Path, limit: int | None) -> tuple[list[Case], dict]:
+    questions = load_questions(path)
+    skipped = {"metadata": 0, "no article": 0, "article not in the store": 0}
+    stored = kb.list()
+    cases = []
+    for q in questions[:limit]:
+        if analyse(q["question"]).about is not None:
+            skipped["metadata"] += 1  # answered from metadata, not by a sentence
+            continue
+        answerable = bool(q.get("answerable", True))
+        ref, answer, evidence = str(q.get("article", "") or ""), str(q.get("answer", "") or ""), str(q.get("evidence", "") or "")
+        if answerable and not ref:
+            skipped["no article"] += 1
+            continue
+        if ref and not any(matches(a, ref) for a in stored):
+            skipped["article not in the store"] += 1
+            continue
+
+        def label(s, ref=ref, answer=answer, evidence=evidence, answerable=answerable) -> bool:
+            """The sentence holds the answer (or, with no answer text, overlaps the evidence)."""
+            if not answerable or not matches(s.passage.article, ref):
+                return False
+            text = s.passage.article.text
+            if answer:
+                return answer.lower() in text[s.sentence.start : s.sentence.end].lower()
+            at = text.find(evidence) if evidence else -1
+            return at >= 0 and s.sentence.start < at + len(evidence) and at < s.sentence.end
+
+        x, y, gated, late = measure(kb, q["question"], None, label)
+        cases.append(Case(f"q:{q.get('id')}", "qset", q["question"], answerable, x, y, gated, late))
+    return cases, {"questions": len(questions[:limit]), "skipped": skipped}
+
+
+def rgb_cases(kb: KnowledgeBase, limit: int | None) -> list[Case]:
+    from rgb_counterfactual import conditions, has_answer
+
+    records = [json.loads(line) for line in RGB.read_text(encoding="utf-8").splitlines() if line.strip()][:limit]
+    rng = random.Random(2333)  # the benchmark's own draw, so "noise 0.8" is the very same input
+    cases = []
+    for r in records:
+        conds = conditions(r, rng)
+        pos = [s for s in conds["conflict"] if "-pos-" in s]
+        for name, scopes, answerable in (("rgb positive", pos, True), ("rgb negative", conds["negative"], False),
+                                         ("rgb noise 0.8", conds["noise 0.8"], True)):
+            if not scopes:
+                continue
+
+            def label(s, answer=r["answer"]) -> bool:
+                a = s.passage.article
+                return "-neg-" not in a.scope and has_answer(a.text[s.sentence.start : s.sentence.end], answer)
+
+            x, y, gated, late = measure(kb, r["query"], SearchFilter(scopes=tuple(scopes)), label)
+            if not len(y):  # passages not loaded (a store still being built)
+                continue
+            cases.append(Case(f"rgb:{r['id']}", name, r["query"], answerable, x, y, gated, late))
+    return cases
+
+
+def names_of(late: bool) -> tuple[str, ...]:
+    return (*FEATURES, "maxsim") if late else FEATURES
+
+
+def sentence_x(c: Case, late: bool) -> np.ndarray:
+    return np.hstack([c.x, c.maxsim[:, None]]) if late and c.maxsim is not None else c.x
+
+
+def columns(drop: tuple[str, ...], late: bool = False) -> tuple[list[int], list[int]]:
+    keep_s = [i for i, f in enumerate(names_of(late)) if f not in drop]
+    keep_a = [i for i, f in enumerate(ANSWER_FEATURES) if f not in drop]
+    return keep_s, keep_a
+
+
+def answer_rows(cases: list[Case], sent_model, keep_s: list[int], gate: bool, late: bool = False) -> list[tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """Per case: (answer-model input, sentence probabilities, eligible sentence order), or None."""
+    out = []
+    for c in cases:
+        ok = ~c.gated if gate else np.ones(len(c.y), dtype=bool)
+        idx = np.flatnonzero(ok)
+        if len(idx) == 0:
+            out.append(None)
+            continue
+        p = sent_model.probability(sentence_x(c, late)[idx][:, keep_s])
+        order = idx[np.argsort(-p)]
+        ps = np.sort(p)[::-1]
+        best = c.x[order[0]]
+        vec = answer_vector(float(ps[0]), float(ps[1]) if len(ps) > 1 else 0.0, lambda n, best=best: float(best[FEATURES.index(n)]))
+        out.append((vec, ps, order))
+    return out
+
+
+def fit(cases: list[Case], drop: tuple[str, ...] = (), gate: bool = True, late: bool = False):
+    keep_s, keep_a = columns(drop, late)
+    rows = [(sentence_x(c, late)[i], c.y[i]) for c in cases for i in range(len(c.y)) if not (gate and c.gated[i])]
+    x = np.array([r[0] for r in rows])[:, keep_s]
+    y = np.array([r[1] for r in rows])
+    sent = fit_logistic(x, y, [names_of(late)[i] for i in keep_s])
+    ans = answer_rows(cases, sent, keep_s, gate, late)
+    ax = np.array([a[0][keep_a] for a in ans if a is not None])
+    # the target: some eligible sentence holds the answer (else refusing is the right call)
+    ay = np.array([float(c.answerable and bool(c.y[a[2]].any())) for c, a in zip(cases, ans, strict=True) if a is not None])
+    answerable = fit_logistic(ax, ay, [ANSWER_FEATURES[i] for i in keep_a])
+    # every case counts in the choice, a ruled-out one as certainly refused
+    conf = np.array([0.0 if a is None else float(answerable.probability(a[0][keep_a].reshape(1, -1))[0]) for a in ans])
+    truth = np.array([c.answerable for c in cases])
+    reach = np.array([c.answerable and a is not None and bool(c.y[a[2]].any()) for c, a in zip(cases, ans, strict=True)])
+    threshold = choose_threshold(conf, truth, reach)
+    return sent, answerable, threshold
+
+
+def choose_threshold(conf: np.ndarray, answerable: np.ndarray, reachable: np.ndarray) -> float:
+    """The strictest cut that keeps wrongful refusals within the product's cap (MAX_WRONGFUL of
+    the answerable questions whose answer is among the candidates refused): refusing what can
+    be answered is the costlier mistake. With no such cut, the one that maximises (answerable
+    answered) + (unanswerable refused)."""
+    best, best_t = -1.0, 0.5
+    capped = [float(t) for t in np.linspace(0.02, 0.95, 94)
+              if reachable.any() and (conf[reachable] < t).mean() <= MAX_WRONGFUL]
+    if capped:
+        return round(max(capped), 3)
+    for t in np.linspace(0.05, 0.95, 91):
+        a = (conf[answerable] >= t).mean() if answerable.any() else 0.0
+        r = (conf[~answerable] < t).mean() if (~answerable).any() else 0.0
+        if a + r > best:
+            best, best_t = a + r, float(t)
+    return round(best_t, 3)
+
+
+def judge(cases: list[Case], sent, answerable, threshold: float, drop: tuple[str, ...] = (), gate: bool = True,
+          late: bool = False) -> list[dict]:
+    keep_s, keep_a = columns(drop, late)
+    out = []
+    for c, a in zip(cases, answer_rows(cases, sent, keep_s, gate, late), strict=True):
+        if a is None:
+            out.append({"source": c.source, "answerable": c.answerable, "answered": False, "correct": False, "reachable": False,
+                        "confidence": 0.0})
+            continue
+        vec, ps, order = a
+        conf = float(answerable.probability(vec[keep_a].reshape(1, -1))[0])
+        answered = conf >= threshold and ps[0] >= SENTENCE_MIN
+        floor = max(SENTENCE_MIN, EXTRA_QUOTE_RATIO * ps[0])
+        chosen = [order[0]] + [order[i] for i in range(1, len(order)) if ps[i] >= floor][: MAX_QUOTES - 1]
+        out.append({"source": c.source, "answerable": c.answerable, "answered": bool(answered), "confidence": conf,
+                    "correct": bool(answered and c.answerable and c.y[chosen].any()),
+                    "top1": bool(c.y[order[0]] > 0), "reachable": bool(c.y[order].any())})
+    return out
+
+
+def summary(results: list[dict]) -> dict:
+    def share(xs: list[bool]) -> float | None:
+        return round(sum(xs) / len(xs), 3) if xs else None
+
+    pos = [r for r in results if r["answerable"]]
+    neg = [r for r in results if not r["answerable"]]
+    return {"cases": len(results), "answerable": len(pos), "unanswerable": len(neg),
+            "answer_accuracy": share([r["correct"] for r in pos]),
+            "refusal_accuracy": share([not r["answered"] for r in neg]),
+            "wrongful_refusals": share([not r["answered"] for r in pos]),
+            "top_sentence_right": share([r.get("top1", False) for r in pos]),
+            "ceiling (answer among candidates)": share([r["reachable"] for r in pos])}
+
+
+def cross_validate(cases: list[Case], drop: tuple[str, ...] = (), gate: bool = True, folds: int = FOLDS, late: bool = False) -> dict:
+    groups = sorted({c.group for c in cases})
+    random.Random(7).shuffle(groups)
+    fold_of = {g: i % folds for i, g in enumerate(groups)}
+    results: list[dict] = []
+    for k in range(folds):
+        train = [c for c in cases if fold_of[c.group] != k]
+        test = [c for c in cases if fold_of[c.group] == k]
+        if not train or not test:
+            continue
+        sent, ans, t = fit(train, drop, gate, late)
+        results += judge(test, sent, ans, t, drop, gate, late)
+    by_source = {s: summary([r for r in results if r["source"] == s]) for s in sorted({r["source"] for r in results})}
+    out: dict = {"all": summary(results), **by_source}
+    out["_results"] = results
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bbc-store", default=str(ROOT / "data" / "bbc"), help="a store holding the BBC corpus (bbc_quality.py builds one)")
+    ap.add_argument("--rgb-store", default=str(ROOT / "data" / "rgb"), help="a store holding RGB's passages (rgb_counterfactual.py builds one)")
+    ap.add_argument("--qset", default=str(QSET), help="our labelled questions (JSON Lines)")
+    ap.add_argument("--smoke", action="store_true", help="a few questions; writes no weights")
+    ap.add_argument("--sources", default="rgb,qset", help="training sources, comma-separated (default: rgb,qset)")
+    ap.add_argument("--late-interaction", action="store_true", help="also measure token-level MaxSim as a signal (slow)")
+    args = ap.parse_args()
+    started = time.perf_counter()
+    limit = 6 if args.smoke else None
+    cases: list[Case] = []
+    info: dict = {}
+    tmp = tempfile.TemporaryDirectory(prefix="fit-answering-") if args.smoke else None
+    if tmp is not None:  # the smoke run loads what its few questions need into stores of its own
+        args.rgb_store, args.bbc_store = f"{tmp.name}/rgb", f"{tmp.name}/bbc"
+    rgb = KnowledgeBase(CoreConfig(chroma_path=args.rgb_store))
+    if tmp is not None:
+        from rgb_counterfactual import load_passages
+
+        load_passages(rgb, [json.loads(line) for line in RGB.read_text(encoding="utf-8").splitlines() if line.strip()][:limit])
+    global LATE
+    LATE = LateInteraction(rgb.embedder) if args.late_interaction else None
+    if "rgb" in args.sources:
+        cases += rgb_cases(rgb, limit)
+    qset = Path(args.qset)
+    if "qset" in args.sources and qset.exists():
+        bbc = KnowledgeBase(CoreConfig(chroma_path=args.bbc_store), embedder=rgb.embedder)
+        if tmp is not None:
+            from bbc_quality import BBC, load_corpus
+
+            wanted = sorted({BBC / q["article"] for q in load_questions(qset)[:limit] if q.get("article")})
+            load_corpus(bbc, wanted + [p for p in sorted(BBC.glob("*/*.txt")) if p not in wanted][:10])
+        if not bbc.list():
+            sys.exit(f"{args.bbc_store} holds no articles: build it with benchmarks/bbc_quality.py --store {args.bbc_store}")
+        qcases, info = qset_cases(bbc, qset, limit)
+        cases += qcases
+    else:
+        print(f"(no question set at {qset}: fitting on RGB only)")
+    if info:
+        print(f"question set: {info}")
+    print(f"{len(cases)} cases ({sum(c.answerable for c in cases)} answerable), {sum(len(c.y) for c in cases)} sentences, "
+          f"measured in {time.perf_counter() - started:.0f} s", flush=True)
+    folds = 2 if args.smoke else FOLDS
+    cv = cross_validate(cases, folds=folds)
+    ablations = {"all signals": cv["all"], "without the missing-name gate": cross_validate(cases, gate=False, folds=folds)["all"]}
+    for name, feats in SIGNALS.items():
+        ablations[f"without {name}"] = cross_validate(cases, drop=feats, folds=folds)["all"]
+    late_info = None
+    if LATE is not None:
+        ablations["with late interaction (MaxSim)"] = cross_validate(cases, folds=folds, late=True)["all"]
+        late_info = {"model_runs": LATE.runs, "ms_per_sentence": round(1000 * LATE.seconds / max(1, LATE.runs), 2),
+                     "candidates_per_question": round(sum(len(c.y) for c in cases) / max(1, len(cases)), 1)}
+        print(f"late interaction: {late_info['ms_per_sentence']} ms of model time per sentence, "
+              f"{late_info['candidates_per_question']} candidate sentences a question")
+    sent, ans, _ = fit(cases)
+    # The shipped threshold is chosen on the out-of-fold confidences: in-sample ones are
+    # optimistic for answerable questions, so a cut chosen on them refuses too much elsewhere.
+    oof = cv.pop("_results")
+    threshold = choose_threshold(np.array([r["confidence"] for r in oof]), np.array([r["answerable"] for r in oof]),
+                                 np.array([r["answerable"] and r["reachable"] for r in oof]))
+    m = AnsweringModel(sent, ans, threshold, SENTENCE_MIN, EXTRA_QUOTE_RATIO, NOT_STATED_COVERAGE, {
+        "fitted_on": {"cases": len(cases), "sources": sorted({c.source for c in cases}), "qset": str(qset.name) if qset.exists() else None,
+                      "qset_info": info},
+        "cross_validated": cv["all"], "folds": folds, "command": "python benchmarks/fit_answering.py",
+    })
+    cols = ("answer_accuracy", "refusal_accuracy", "wrongful_refusals", "top_sentence_right", "ceiling (answer among candidates)")
+    print(f"\n{folds}-fold cross-validated, by source")
+    print(f"{'':<34}{'cases':>7}" + "".join(f"{c[:22]:>24}" for c in cols))
+    for name, s in cv.items():
+        print(f"{name:<34}{s['cases']:>7}" + "".join(f"{'-' if s[c] is None else s[c]:>24}" for c in cols))
+    print("\nsignals: the same cross-validation without each group of measurements")
+    for name, s in ablations.items():
+        print(f"{name:<44}" + "".join(f"{'-' if s[c] is None else s[c]:>24}" for c in cols[:4]))
+    print(f"\nthreshold {threshold}; sentence weights: " + ", ".join(f"{f} {w:+.2f}" for f, w in zip(sent.features, sent.weights, strict=True)))
+    print("answerability weights: " + ", ".join(f"{f} {w:+.2f}" for f, w in zip(ans.features, ans.weights, strict=True)))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = "fit_answering_smoke.json" if args.smoke else "fit_answering.json"
+    (RESULTS / name).write_text(json.dumps({"cross_validated": cv, "signals": ablations, "late_interaction": late_info, "model": m.to_dict()}, indent=1) + "\n")
+    if not args.smoke:
+        save(m, WEIGHTS)
+        print(f"wrote {WEIGHTS.relative_to(ROOT)}")
+    if tmp is not None:
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

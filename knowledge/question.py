@@ -1,0 +1,318 @@
+"""What a question asks: its names and figures, the kind of answer, its focus, and its parts.
+
+The answer path needs to know, before it looks at any sentence:
+- the names (people, places, organisations) and figures (numbers, years) the question depends
+  on: an article that holds none of them cannot answer it ("What is Japan's policy …" of an
+  article that never mentions Japan);
+- the kind of answer wanted (money, count, date, person, place, organisation) and the focus,
+  the thing asked for ("which *analyst*", "what *resolution*", "who is the *spokesperson*"): a
+  sentence that holds the focus or an answer of that kind is a better quote than one that only
+  restates the question's context;
+- whether it asks about the article itself (who wrote or edited it, when it was published,
+  which outlet carried it), which its metadata answers;
+- its parts, when it asks two things at once ("What do X tighten, and what resolution did Y
+  promote?").
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+from .textstats import QUESTION_WORDS, STOPWORDS, stem, words
+
+
+def wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+class AnswerKind(enum.Enum):
+    MONEY = "money"
+    COUNT = "count"
+    DATE = "date"
+    PERSON = "person"
+    PLACE = "place"
+    ORGANISATION = "organisation"
+    OTHER = "other"
+
+
+class MetaField(enum.Enum):
+    """Facts about an article that its metadata, not its text, holds."""
+
+    AUTHOR = "author"
+    EDITOR = "editor"
+    PUBLISHED = "published"
+    OUTLET = "source"
+
+
+_MONEY_Q = re.compile(
+    r"\bhow much\b[^?]*\b(cost|costs|pay|paid|spend|spent|earn|earned|take|took|raise|raised|worth|charge|charged|"
+    r"sell|sold|fetch|fetched|fine|fined|owe|bid|price|fee)\b|\b(what|which)\b[^?]{0,40}\b(price|cost|fee|salary|"
+    r"profit|loss|revenue|turnover|budget|payout|bid|valuation|outlay|sum|toll|fare|rent|wage|charge)s?\b|\bwhat was\b[^?]{0,40}\bpaid\b"
+)
+_COUNT_Q = re.compile(
+    r"\bhow (many|much|long|far|old|big|large|high|often|fast|tall|deep|heavy)\b|\bby how\b|\bto what (figure|level)\b|"
+    r"\b(what|which)\b[^?]{0,40}\b(number|figure|amount|total|rate|percentage|proportion|share|value|size|score|"
+    r"scoreline|margin|fine|stake|age|capacity|majority|speed|audience|temperature)s?\b"
+)
+_DATE_Q = re.compile(
+    r"^when\b|\bwhen (did|does|do|was|were|is|will|had|has|would)\b|"
+    r"\b(what|which|on what|in what|by what) (date|day|year|month|time)\b|\bhow soon\b"
+)
+_PERSON_Q = re.compile(
+    r"^(who|whom)\b|\b(who|whom) (did|does|do|was|were|is|will|had|has)\b|"
+    r"(\bwhich\b[^?]{0,40}|\bwhat ((?!(?:is|was|are|were|did|does|do|has|have|had|will)\b)\w+ ){0,2})\b(player|man|woman|person|minister|manager|coach|actor|actress|singer|director|boss|"
+    r"chief|analyst|executive|champion|mp|lock|striker|captain|spokesman|spokeswoman|spokesperson|star|author|"
+    r"writer|leader|president|chairman|economist|official|secretary|presenter|winner|designer|founder|head|"
+    r"commissioner|governor|judge|officer|artist|band|musician|rapper|comedian|politician|candidate|scientist|member|"
+    r"researcher|professor|doctor|expert|campaigner|qualifier|scrum-half|goalkeeper|defender|midfielder|forward|"
+    r"batsman|bowler|jockey|rider|driver|boxer|golfer|athlete|sprinter|agent|lawyer|editor|journalist|reporter)s?\b"
+)
+_PLACE_Q = re.compile(
+    r"^where\b|\bwhere (did|does|do|was|were|is|will|had|has)\b|"
+    r"^(which|what|in which|in what)\b[^?]{0,30}\b(country|countries|city|cities|town|region|state|venue|stadium|"
+    r"ground|nation|capital|island|province|county|continent|airport|port)\b"
+)
+_ORG_Q = re.compile(
+    r"^(which|what)\b[^?]{0,30}\b(company|companies|firm|club|team|bank|group|organisation|organization|party|"
+    r"airline|carrier|agency|broadcaster|network|studio|label|retailer|maker|manufacturer|operator|regulator|"
+    r"union|insurer|newspaper|channel|university|court|body|watchdog|supermarket|chain|publisher)\b"
+)
+
+# Questions about the article itself, answered from its metadata.
+_ARTICLE = r"(article|story|piece|report|item|text|news)"
+_META = {
+    MetaField.EDITOR: re.compile(
+        rf"\bwho (edited|was the editor of|is the editor of) (the|this|that) {_ARTICLE}\b|\b(the|its) editor of (the|this) {_ARTICLE}\b|"
+        rf"\bwho (was|is) (the|its) editor\b|^who edited (it|this)\b"
+    ),
+    MetaField.AUTHOR: re.compile(
+        rf"\bwho (wrote|authored|penned|reported) (the|this) {_ARTICLE}\b|\bwho (is|was) the (author|writer|reporter) of (the|this)\b|"
+        rf"\b(author|byline|writer) of (the|this) {_ARTICLE}\b|^who wrote (it|this)\b"
+    ),
+    MetaField.PUBLISHED: re.compile(
+        rf"\bwhen (was|is) (the|this) {_ARTICLE} (published|written|posted|released|dated|put out)\b|"
+        rf"\b(publication|publishing) date\b|\bwhat (date|day) (was|is) (the|this) {_ARTICLE}\b|"
+        rf"\bwhen (was|is) (it|this) published\b|\bhow (old|recent) is (the|this) {_ARTICLE}\b"
+    ),
+    MetaField.OUTLET: re.compile(
+        rf"\b(which|what) (outlet|publication|news agency|agency|newspaper|paper|website|site|media outlet|media|broadcaster|"
+        rf"news organi[sz]ation)\b[^?]*\b(publish|carr|run|ran|report|wrote|write|put out)|"
+        rf"\bwho (published|carried|ran|put out) (the|this) {_ARTICLE}\b|\bwhere (was|is) (the|this) {_ARTICLE} (published|from)\b"
+    ),
+}
+
+_AUX = wordset(
+    "is are was were did does do has have had will would can could should may might must be been being"
+)
+_PREP = wordset("at in on of for from by with to about over under into between against during after before as than")
+_LEAD = wordset("what which who whom whose how where when why is are was were did does do has have had will would can could the a an")
+_VERBISH = wordset(
+    "came took said made won beat hit set told gave got went plays play leads lead says make makes won win wins lost "
+    "run ran bought sold paid left joined quit scored signed took became become stood fell rose cut"
+)
+_FOCUS_SKIP = wordset("kind type sort name one ones thing things exactly")
+_NAME_TOKEN = re.compile(r"[A-Z][A-Za-z0-9\u00c0-\u024f&.\-]*")
+_TOKEN = re.compile(r"[A-Za-z0-9\u00c0-\u024f][A-Za-z0-9\u00c0-\u024f&.\-’']*")
+_NUMERAL = re.compile(r"^\d[\d,.]*(?:%|m|bn|k|st|nd|rd|th)?$")
+_YEAR = re.compile(r"^(1[89]|20)\d\d$")
+# Capitalised words that start or shape a question without naming anything.
+_NOT_NAMES = wordset(
+    "what which who whom whose how where when why is are was were did does do has have had will would can could should "
+    "the a an in on at of for by to from and or but according if with as after before during since per "
+    "mr mrs ms dr sir lord lady apart during despite although besides until while since once given unlike like "
+    "among amid between within without into onto upon"
+)
+_PART_SPLIT = re.compile(
+    r"(?:,\s*|;\s*|\s+)(?:and|but|also|plus)\s+(?=(?:what|which|who|whom|when|where|why|how|did|does|do|is|are|was|were)\b)"
+    r"|\?\s+(?=\S)|;\s+(?=(?:what|which|who|whom|when|where|why|how)\b)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question taken apart for the answer path (see the module docstring)."""
+
+    text: str
+    terms: tuple[str, ...]  # content stems, each once, in order
+    names: tuple[str, ...]  # proper names as written, e.g. ("South Korea",)
+    figures: frozenset[str]  # numbers and years the question names, as stems
+    kind: AnswerKind
+    focus: str  # stem of the thing asked for, "" when there is none
+    about: MetaField | None  # a question about the article itself
+    parts: tuple[str, ...]  # the question split into its separate asks (itself when one)
+
+    @property
+    def name_stems(self) -> tuple[frozenset[str], ...]:
+        return tuple(frozenset(stem(w) for w in words(n)) for n in self.names)
+
+    @property
+    def focus_phrase(self) -> str:
+        """The thing asked for in words a reader knows ("the date", "the analyst")."""
+        return _describe(self)
+
+
+def _names(question: str) -> tuple[str, ...]:
+    """Runs of capitalised words (and acronyms), possessives dropped; not the question's opening."""
+    toks = list(_TOKEN.finditer(question))
+    out: list[str] = []
+    run: list[str] = []
+    for i, m in enumerate(toks):
+        w = m.group().rstrip(".")
+        bare = re.sub(r"['’]s?$", "", w)
+        is_name = bool(_NAME_TOKEN.fullmatch(bare)) and bare.lower() not in _NOT_NAMES and not (i == 0 and bare.lower() in _LEAD)
+        # joined only across plain spaces, so "China, Japan" stays two names
+        joined = bool(run) and question[toks[i - 1].end() : m.start()] == " "
+        if is_name and bare:
+            if run and not joined:
+                out.append(" ".join(run))
+                run = []
+            run.append(bare)
+            if bare != w:  # "Korea's" ends the name
+                out.append(" ".join(run))
+                run = []
+        elif run:
+            out.append(" ".join(run))
+            run = []
+    if run:
+        out.append(" ".join(run))
+    return tuple(dict.fromkeys(n for n in out if n))
+
+
+def _kind(low: str) -> AnswerKind:
+    if _MONEY_Q.search(low):
+        return AnswerKind.MONEY
+    if _COUNT_Q.search(low):
+        return AnswerKind.COUNT
+    if _DATE_Q.search(low):
+        return AnswerKind.DATE
+    if _PLACE_Q.search(low):
+        return AnswerKind.PLACE
+    if _ORG_Q.search(low):
+        return AnswerKind.ORGANISATION
+    if _PERSON_Q.search(low):
+        return AnswerKind.PERSON
+    return AnswerKind.OTHER
+
+
+def _focus(low: str) -> str:
+    """The head noun of the phrase after which/what/how many, or of the role after who is."""
+    toks = words(low)
+    for i, w in enumerate(toks):
+        if w in ("which", "what", "whose") or (w == "many" and i > 0 and toks[i - 1] == "how") or (
+            w in ("who", "whom") and i + 1 < len(toks) and toks[i + 1] in ("is", "was", "are", "were")
+        ):
+            span: list[str] = []
+            rest = toks[i + 1 :]
+            if rest and rest[0] in _AUX and rest[0] not in ("is", "are", "was", "were"):
+                return ""  # "what did X say": what follows is the subject, not the thing asked for
+            for t in rest:
+                if t in _AUX and not span:
+                    continue  # "what is the …", "who was the …"
+                if t in ("the", "a", "an", "its", "his", "her", "their") and not span:
+                    continue
+                if t in _AUX or t in _PREP or t in ("that", "who", "which", "and", "or") or (
+                    span and (t in _VERBISH or (t.endswith(("ed", "ly")) and len(t) > 4))
+                ):
+                    break
+                span.append(t)
+            heads = [t for t in span if t not in STOPWORDS and t not in _FOCUS_SKIP and not _NUMERAL.match(t)]
+            if heads:
+                return stem(heads[-1].split("'")[0].split("’")[0])
+            return ""
+    return ""
+
+
+def split_parts(question: str) -> tuple[str, ...]:
+    """The separate questions in one ("…, and what …?"); the question itself when it asks one thing."""
+    pieces = [p.strip(" ,;") for p in _PART_SPLIT.split(question.strip()) if p and p.strip(" ,;?")]
+    if len(pieces) < 2 or any(len(words(p)) < 3 for p in pieces):
+        return (question.strip(),)
+    return tuple(p if p.endswith("?") else p + "?" for p in pieces)
+
+
+def _asking_sentence(q: str) -> str:
+    """The sentence that asks, when a question sets the scene first ("… in 1948. What was that show?")."""
+    sents = [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z])", q) if s.strip()]
+    asks = [s for s in sents if s.rstrip().endswith("?")]
+    return (asks[-1] if asks else sents[-1]) if sents else q
+
+
+def analyse(question: str) -> Question:
+    q = " ".join(question.split())
+    low = q.lower()
+    ask = _asking_sentence(q).lower()
+    about = next((f for f, rx in _META.items() if rx.search(low)), None)
+    toks = [w for w in words(q) if w not in STOPWORDS and w not in QUESTION_WORDS]
+    terms = tuple(dict.fromkeys(stem(w) for w in toks))
+    figures = frozenset(stem(w) for w in toks if _NUMERAL.match(w) and not re.match(r"^\d$", w))
+    return Question(
+        text=q, terms=terms, names=_names(q), figures=figures, kind=_kind(ask), focus=_focus(ask), about=about,
+        parts=split_parts(q),
+    )
+
+
+_KIND_WORDS = {
+    AnswerKind.MONEY: "the amount", AnswerKind.COUNT: "the figure", AnswerKind.DATE: "the date",
+    AnswerKind.PERSON: "who it was", AnswerKind.PLACE: "the place", AnswerKind.ORGANISATION: "the organisation",
+}
+
+
+def _describe(q: Question) -> str:
+    low = q.text.lower()
+    m = re.search(r"\b(?:which|what|how many)\s+((?:[a-z]+\s+){0,2}?[a-z]+)\s+(?:is|are|was|were|did|does|do|has|have|had|will|would|can)\b", low)
+    if m and q.focus and stem(m.group(1).split()[-1]) == q.focus:
+        return "the " + m.group(1)
+    if q.kind in _KIND_WORDS:
+        return _KIND_WORDS[q.kind]
+    return "the answer"
+
+
+# A name may appear in another form: the adjective of a country, or a common short form.
+_ALIASES = {
+    "uk": ("britain", "british", "uk", "kingdom"), "britain": ("uk", "british", "britain"), "british": ("britain", "uk"),
+    "us": ("america", "american", "us", "usa", "washington"), "usa": ("us", "america", "american"),
+    "america": ("us", "american"), "american": ("us", "america"), "eu": ("european", "europe", "eu"),
+    "un": ("united", "nations", "un"), "english": ("england",), "england": ("english",), "welsh": ("wales",),
+    "wales": ("welsh",), "scottish": ("scotland",), "scotland": ("scottish", "scots"), "irish": ("ireland",),
+    "french": ("france",), "france": ("french",), "dutch": ("netherlands", "holland"), "german": ("germany",),
+    "germany": ("german",), "swiss": ("switzerland",), "greek": ("greece",), "chinese": ("china", "beijing"),
+    "china": ("chinese", "beijing"),
+}
+_DEMONYM = re.compile(r"(?:ese|ian|an|ish|i|n)$")
+
+
+def word_present(word: str, vocab: frozenset[str]) -> bool:
+    """Whether one word of a name stands in an article whose stems are `vocab`."""
+    w = word.lower()
+    if stem(w) in vocab or stem(w + "s") in vocab or (w.endswith("s") and stem(w[:-1]) in vocab):
+        return True
+    if any(stem(a) in vocab for a in _ALIASES.get(w, ())):
+        return True
+    root = _DEMONYM.sub("", w)  # "Iranian" → "iran", "Japanese" → "jap…"
+    return len(root) >= 4 and root != w and any(v.startswith(root[:5]) for v in vocab if len(v) >= 4)
+
+
+def missing_names(q: Question, vocab: frozenset[str]) -> tuple[str, ...]:
+    """The question's names and figures that stand nowhere in an article (`vocab`: its stems,
+    title and metadata included)."""
+    out = [n for n in q.names if not all(word_present(w, vocab) for w in _name_words(n))]
+    out += sorted(f for f in q.figures if f not in vocab and not _YEAR.match(f))
+    return tuple(out)
+
+
+def missing_years(q: Question, vocab: frozenset[str]) -> tuple[str, ...]:
+    """Years the question names that the article does not: weaker evidence than a missing name,
+    since articles often say "last year" or carry their year only in the date line."""
+    return tuple(sorted(f for f in q.figures if _YEAR.match(f) and f not in vocab))
+
+
+def _name_words(name: str) -> list[str]:
+    # "English-language": only the capitalised parts of a hyphenated word are the name
+    out: list[str] = []
+    for tok in name.split():
+        parts = tok.split("-")
+        out += [p for p in parts if p[:1].isupper()] if len(parts) > 1 else [tok]
+    return [w for w in (x.strip(".'’") for x in out) if w]

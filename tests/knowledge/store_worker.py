@@ -1,0 +1,131 @@
+"""A second process on a shared store, for the multi-process tests (`python -m tests.knowledge.store_worker`).
+
+It writes through the real `ArticleStore` with random unit vectors (no model needed), and can
+stop at two gates around its commit so a test orders two processes' steps exactly:
+
+- before its commit it creates `<gate>/<name>.ready` and waits for `<gate>/<name>.commit`;
+- after its commit (before its clean-up) it creates `<gate>/<name>.committed` and waits for
+  `<gate>/<name>.settle`;
+- with `--hold-intent`, after its clean-up (before deleting its intent record) it creates
+  `<gate>/<name>.settled` and waits for `<gate>/<name>.finish`.
+
+Prints one JSON line: {"status": ...} or {"error": reason}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODEL = "test-model"
+DIM = 16
+
+
+def _wait(path: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {path}")
+        time.sleep(0.01)
+
+
+class _Gated:
+    def __init__(self, collection: Any, gate: Path, name: str):
+        self._c, self._gate, self._name = collection, gate, name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._c, attr)
+
+    def upsert(self, **kw: Any) -> Any:
+        (self._gate / f"{self._name}.ready").touch()
+        _wait(self._gate / f"{self._name}.commit")
+        out = self._c.upsert(**kw)
+        (self._gate / f"{self._name}.committed").touch()
+        _wait(self._gate / f"{self._name}.settle")
+        return out
+
+
+class _HeldIntent:
+    """Holds a load after its clean-up, before its intent record is deleted."""
+
+    def __init__(self, collection: Any, gate: Path, name: str):
+        self._c, self._gate, self._name = collection, gate, name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._c, attr)
+
+    def delete(self, **kw: Any) -> Any:
+        (self._gate / f"{self._name}.settled").touch()
+        _wait(self._gate / f"{self._name}.finish")
+        return self._c.delete(**kw)
+
+
+def open_store(where: str, attempts: int | None = None):
+    from knowledge import store as store_mod
+
+    if attempts is not None:
+        store_mod.OPEN_ATTEMPTS = attempts
+    if ":" in where and not where.startswith("/"):
+        host, port = where.rsplit(":", 1)
+        return store_mod.ArticleStore.open_server(host, int(port), MODEL)
+    return store_mod.ArticleStore.open_local(where, MODEL)
+
+
+def put(store, title: str, text: str, seed: int) -> str:
+    from knowledge.chunking import chunk_article
+    from knowledge.loading import build_article
+
+    article = build_article(title=title, text=text, url=f"https://example.org/{title.replace(' ', '-').lower()}")
+    chunks, sentences = chunk_article(article.id, article.text, max_words=40)
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(len(chunks), DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return store.put(article, chunks, sentences, vectors)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("op", choices=("put", "open"))
+    ap.add_argument("--store", required=True)
+    ap.add_argument("--title", default="Harbour works")
+    ap.add_argument("--text", default="")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--gate", default="")
+    ap.add_argument("--name", default="w")
+    ap.add_argument("--lease", type=float, default=0.0)
+    ap.add_argument("--open-attempts", type=int, default=None)
+    ap.add_argument("--hold-intent", action="store_true")
+    args = ap.parse_args()
+    from knowledge import KnowledgeError
+    from knowledge import store as store_mod
+
+    if args.lease:
+        store_mod.LEASE_SECONDS = args.lease
+    try:
+        if args.op == "open":
+            import chromadb  # noqa: F401 - imported before the gate, so the opens start together
+
+            if args.gate:
+                _wait(Path(args.gate) / "go")
+            store = open_store(args.store, args.open_attempts)
+            print(json.dumps({"status": "opened", "articles": len(store.committed())}), flush=True)
+            return
+        store = open_store(args.store, args.open_attempts)
+        if args.gate:
+            store._articles = _Gated(store._articles, Path(args.gate), args.name)
+            if args.hold_intent:
+                store._pending = _HeldIntent(store._pending, Path(args.gate), args.name)
+        print(json.dumps({"status": put(store, args.title, args.text, args.seed)}), flush=True)
+    except KnowledgeError as exc:
+        print(json.dumps({"error": exc.reason}), flush=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
