@@ -109,10 +109,13 @@ def _averages(db: sqlite3.Connection) -> tuple[int, int]:
     row = db.execute("SELECT block FROM fts_data WHERE id = 1").fetchone()
     if row is None or not row[0]:
         return 0, 0
-    values, blob, i = [], bytes(row[0]), 0
+    values: list[int] = []
+    blob, i = bytes(row[0]), 0
     while i < len(blob) and len(values) < 2:  # SQLite varints: 7 bits a byte, the ninth byte whole
         v = 0
         for j in range(9):
+            if i >= len(blob):  # a truncated record: no averages rather than a crash
+                return 0, 0
             b = blob[i]
             i += 1
             if j == 8:
