@@ -116,3 +116,29 @@ def test_the_articles_folder_is_mirrored_idempotently(make_kb, tmp_path):
     assert kb.list()[0].text.endswith("Sunday night.")
     f.unlink()
     assert kb.sync_folder(folder) == [] and kb.list() == []
+
+
+class _QueryFails:
+    """A chunk collection whose nearest-neighbour query fails as a busy Chroma server's once did
+    ("Error finding id" while another process deleted chunks); everything else is passed on."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.queries = 0
+
+    def query(self, **kw: object) -> object:
+        from chromadb.errors import InternalError
+
+        self.queries += 1
+        raise InternalError("Error executing plan: Internal error: Error finding id")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+async def test_a_failing_dense_query_is_retried_then_bm25_alone_answers(kb, monkeypatch):
+    failing = _QueryFails(kb.store._chunks)
+    monkeypatch.setattr(kb.store, "_chunks", failing)
+    answer = await kb.ask("Who is the Chinese Foreign Ministry spokesperson quoted in the article?")
+    assert failing.queries == 3  # tried again twice, then the dense side gave nothing
+    assert answer.answerable and "Guo Jiakun" in answer.text
