@@ -23,6 +23,7 @@ def shorten(text: str, limit: int, placeholder: str = "…") -> str:
     cut = text.rfind(" ", 0, room + 1)
     return text[: cut if cut > room // 2 else room].rstrip() + placeholder
 
+
 _MARKDOWN = re.compile(r"([\\*_~`|\[\]<>])")
 _LINE_START = re.compile(r"^([ \t]*)([#+-])", re.MULTILINE)
 _LINE_NUMBER = re.compile(r"^([ \t]*\d+)\.", re.MULTILINE)
@@ -32,7 +33,7 @@ _SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*):(?=//)")
 def plain(text: str) -> str:
     """Untrusted text (an article's or a model's) shown in Discord exactly as written: markdown,
     masked links, mentions (`<@&id>`), headings and lists escaped, and bare addresses unlinked, so
-    the only links shown are the ones this module makes from an article's URL metadata."""
+    the only links shown are the ones `bot/rendering.py` makes from an article's URL metadata."""
     text = _MARKDOWN.sub(r"\\\1", text)
     text = _LINE_START.sub(r"\1\\\2", text)
     text = _LINE_NUMBER.sub(r"\1\\.", text)
