@@ -82,7 +82,7 @@ def not_stated(passages: Sequence[Passage], what: Sequence[str], related: Sequen
     lines = [f"Not stated: {where} but does not give {_join(list(what))}."]
     if related:
         lines.append("Related passages (not the answer):")
-        lines += [f"- “{c.quote}” ({attribution(c)})" for c in related]
+        lines += [f"- “{c.quote}” — {attribution(c)}" for c in related]
     return Answer(text="\n".join(lines), answerable=False, mode=mode, citations=(), note=note, passages=tuple(passages),
                   outcome=Outcome.NOT_STATED, missing=tuple(what), related=tuple(related))
 
