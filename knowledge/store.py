@@ -516,9 +516,11 @@ class ArticleStore(_ChangeTracking):
         p = Path(path)
         try:
             p.mkdir(parents=True, exist_ok=True)
-            probe = p / ".write-test"
+            # One probe file per process: with a shared name, two processes opening a fresh store
+            # at once removed each other's probe and one was told the folder cannot be written.
+            probe = p / f".write-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             probe.write_text("ok")
-            probe.unlink()
+            probe.unlink(missing_ok=True)
         except OSError as exc:
             raise StoreError(f"The article store folder {p} cannot be written ({exc.strerror}). Set CHROMA_PATH to a writable folder.") from exc
         def make() -> Any:
