@@ -1,23 +1,37 @@
-"""The lexical side of retrieval: BM25 over every visible chunk, in an SQLite FTS5 file on disk.
+"""The lexical side of retrieval: BM25 over every visible chunk, in a tantivy index on disk.
 
-Why FTS5 (benchmarks/lexical_candidates.py has the figures): it is in Python's standard library,
-it adds and deletes documents one at a time, and a query reads only the posting lists of its
-terms, so neither start-up nor a write nor a question touches the whole corpus. The index holds
-our own stems (`textstats.content_stems`, the tokenisation the support check shares), written as
-space-separated words, so FTS5's tokenizer only splits on the spaces.
+Why tantivy (benchmarks/lexical_candidates.py has the figures, benchmarks/README.md the table):
+a query's cost must stay small as the store grows. SQLite FTS5, the index before this one, ranks
+every chunk that holds a chosen term, and re-scoring its candidates with every term had to be done
+in Python: 7.4 ms at 1× BBC (10,280 chunks), 27.5 ms at 10×, ≈130 ms expected at 50×, against a
+whole-`ask` target of 25 ms. Half of it was the candidate query and half the re-scoring, both
+growing with the posting lists. tantivy (the Rust search engine, PyPI `tantivy`) skips whole
+blocks of postings that cannot reach the top k (block-max WAND) and scores every term in Rust,
+with the same BM25 (k1 1.2, b 0.75) and the same hit@1 and MRR@10 on the BBC dev set. Like FTS5 it
+adds and deletes documents one at a time, and a query reads only its terms' posting lists, so
+neither start-up nor a write nor a question touches the whole corpus. The index holds our own stems
+(`textstats.content_stems`, the tokenisation the support check shares), written as space-separated
+words that tantivy's whitespace tokenizer takes as they are.
 
-The index follows the store through its change log (`store.ChangeLog`): a load adds an
-article's chunks, a revision swaps them, a removal deletes them, each in one SQLite transaction,
-so a reader sees an article's old chunks or its new ones, never a mix, and never a half-updated
-index object (the state is the file; nothing in this object is swapped field by field). The
-file keeps its change-log cursor and the identity of the store that fed it, so opening it reads
-only the changes since; a new file (or one fed by another store) compares every article's
-version with the store's and reads the articles that differ: built once, then opened in
-milliseconds.
+What the index holds, per article: one document per chunk (its stems, the fields a filter needs,
+and the chunk itself, so a hit needs no Chroma read), one marker document (version, chunk count,
+scope, outlet, date), and one state document for the whole index (the change-log cursor, the
+identity of the store that fed it, the chunk count). A write deletes an article's documents by its
+id and adds the new ones; one commit takes in a batch of articles and the state document, and
+tantivy makes a commit visible whole. So a reader sees an article's old chunks or its new ones,
+never a mix, and the cursor moves only with the chunks it covers. Opening reads only the changes
+since that cursor; a new index (or one fed by another store) compares every article's version
+with the store's and reads the articles that differ: built once, then opened in milliseconds.
 
-Where it lives: beside an embedded store, inside its folder (`lexical/<collection>.sqlite3`),
-shared by the processes that open that folder; for a Chroma server, in a file of each host's
-own (`LEXICAL_PATH`), fed by the change log like any other process's.
+Several processes share one index (the processes of one embedded store folder). tantivy allows one
+writer per index folder, held through a lock file that the operating system releases when its
+process dies. Every process follows the change log; one that finds an article the index does not
+yet hold takes the writer lock for that batch alone, waiting up to `WRITER_WAIT_S` for another
+process's batch, re-reads the index under the lock (the other process may have taken in the same
+change) and commits. Readers reload at each poll. A process that cannot get the lock answers from
+the index as it is and tries again at its next poll. Where it lives: beside an embedded store,
+inside its folder (`lexical/<collection>.tantivy/`); for a Chroma server, in a folder of each
+host's own (`LEXICAL_PATH`), fed by the change log like any other process's.
 
 `LexicalSearch` is what retrieval needs of a lexical index, so a server-side BM25 (Chroma's
 distributed deployment has native sparse search) can take this one's place.
@@ -25,17 +39,14 @@ distributed deployment has native sparse search) can take this one's place.
 
 from __future__ import annotations
 
+import json
 import logging
-import math
-import re
-import sqlite3
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import StoreError
 from .store import (
@@ -56,107 +67,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS articles (
-    article_id TEXT PRIMARY KEY, version TEXT NOT NULL, scope TEXT NOT NULL, source TEXT NOT NULL,
-    published INTEGER NOT NULL, n_chunks INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS articles_scope ON articles(scope);
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, version TEXT NOT NULL, idx INTEGER NOT NULL,
-    start INTEGER NOT NULL, end INTEGER NOT NULL, sentences TEXT NOT NULL, text TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
-CREATE TABLE IF NOT EXISTS counts (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO counts VALUES ('chunks', 0);
-CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, tokenize = "unicode61 remove_diacritics 0 tokenchars '.,'");
-CREATE VIRTUAL TABLE IF NOT EXISTS vocab USING fts5vocab(fts, row);
-"""
-_BATCH = 200  # articles whose chunks are read from Chroma in one call while catching up
-
-# The pruned query (`LexicalIndex._candidates`, figures in benchmarks/README.md): terms held by more
-# than this share of the chunks do not select candidates, they only re-score them.
-PRUNE_SHARE = 0.05
-CANDIDATES = 200  # chunks the selective terms fetch, at least (4·(k+8) when k is larger)
-# Below this many postings (the terms' document counts summed) the OR query is the cheaper one:
-# the pruned query's fixed cost (reading and re-scoring 200 candidates) is ~4.8 ms here against
-# 6.0 ms for the OR query at the 1x dev median of 4,577 postings; they cross near 5,800.
-OR_POSTINGS = 6000
-_K1, _B = 1.2, 0.75  # FTS5's bm25() constants
-# Characters inside one of our stems that FTS5's unicode61 tokenizer splits at: such a stem is a
-# phrase of several FTS5 tokens, absent from the vocab table.
-_SPLIT_CHARS = "'\u2019\u00d7\u00f7"
-_APOSTROPHE = re.compile(f"[{_SPLIT_CHARS}]")
+_BATCH = 200  # articles read from Chroma and committed together while catching up
+WRITER_HEAP = 64_000_000  # bytes tantivy may buffer before it writes a segment (one thread)
+WRITER_WAIT_S = 10.0  # how long a process waits for another one's batch to release the writer
+_RETRY_S = 0.02
+_KINDS = ("chunk", "article", "state")
 
 
-@dataclass(frozen=True)
-class QueryPlan:
-    """One question's terms as the pruned query uses them."""
+def _schema() -> Any:
+    import tantivy
 
-    terms: list[str]  # the question's stems that the index holds
-    selective: list[str]  # those that choose the candidates
-    idf: dict[str, float]  # FTS5's idf of each term
-    avgdl: float  # FTS5 tokens per chunk, on average
-    postings: int  # the terms' document counts, summed: what the OR query reads
-
-
-def _phrase(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
-
-
-def _averages(db: sqlite3.Connection) -> tuple[int, int]:
-    """FTS5's own row and token totals (its averages record, the figures its bm25() divides by):
-    one row read, where counting tokens through the vocab table would read every term."""
-    row = db.execute("SELECT block FROM fts_data WHERE id = 1").fetchone()
-    if row is None or not row[0]:
-        return 0, 0
-    values: list[int] = []
-    blob, i = bytes(row[0]), 0
-    while i < len(blob) and len(values) < 2:  # SQLite varints: 7 bits a byte, the ninth byte whole
-        v = 0
-        for j in range(9):
-            if i >= len(blob):  # a truncated record: no averages rather than a crash
-                return 0, 0
-            b = blob[i]
-            i += 1
-            if j == 8:
-                v = (v << 8) | b
-                break
-            v = (v << 7) | (b & 0x7F)
-            if b < 0x80:
-                break
-        values.append(v)
-    return (values[0], values[1]) if len(values) == 2 else (0, 0)
-
-
-def _bm25(body: str, plan: QueryPlan) -> float:
-    """FTS5's bm25() of one chunk for every term of the plan (higher is better)."""
-    words = body.split()
-    counts = Counter(words)  # in C: a loop over the words in Python cost 6 ms for 200 chunks
-    length = len(words) + (sum(body.count(c) for c in _SPLIT_CHARS) if _APOSTROPHE.search(body) else 0)
-    norm = _K1 * (1 - _B + _B * length / plan.avgdl)
-    # Summed in the question's order, as FTS5 does, so that equal chunks tie exactly.
-    return sum(plan.idf[t] * counts[t] * (_K1 + 1) / (counts[t] + norm) for t in plan.terms if t in counts)
-
-
-def _filter_sql(flt: SearchFilter | None) -> tuple[list[str], list[str | int]]:
-    where: list[str] = []
-    args: list[str | int] = []
-    if flt is not None:
-        where.append(f"a.scope IN ({','.join('?' * len(flt.scopes))})")
-        args.extend(flt.scopes)
-        if flt.since:
-            where.append("a.published >= ?")
-            args.append(date_number(flt.since))
-        if flt.outlet:
-            where.append("a.source = ?")
-            args.append(flt.outlet.lower())
-    return where, args
-
-
-def _stored(row: Sequence[object]) -> StoredChunk:
-    aid, version, idx, start, end, spans, text = row
-    meta = {"article_id": aid, "version": version, "index": idx, "start": start, "end": end, "sentences": spans}
-    return _chunk_from("", str(text), meta)
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("kind", tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("article_id", stored=True, tokenizer_name="raw", index_option="basic")
+    # Term frequencies without positions: BM25 needs no more, and the postings stay small.
+    sb.add_text_field("body", tokenizer_name="whitespace", index_option="freq")
+    sb.add_text_field("scope", tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("source", tokenizer_name="raw", index_option="basic")
+    sb.add_integer_field("published", indexed=True, fast=True)
+    sb.add_bytes_field("data", stored=True)  # JSON: the chunk, the article's marker, or the state
+    return sb.build()
 
 
 class LexicalSearch(Protocol):
@@ -180,17 +110,38 @@ class LexicalSearch(Protocol):
 class IndexStats:
     """What the index has done since it was opened (tests and benchmarks read it)."""
 
-    rebuilds: int = 0  # catch-ups that had to index every article (a new or emptied file)
+    rebuilds: int = 0  # catch-ups that had to index every article (a new or emptied index)
     articles_indexed: int = 0  # articles whose chunks were (re)written
     articles_removed: int = 0
     polls: int = 0
+    commits: int = 0
+    writer_waits: int = 0  # times the writer lock was held by another process or index
     open_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Marker:
+    """What the index holds of one article: compared with the store's record to see a change."""
+
+    version: str
+    n_chunks: int
+    scope: str
+    source: str
+    published: int
+
+    @classmethod
+    def of(cls, art: Article, n_chunks: int) -> _Marker:
+        return cls(art.version, n_chunks, art.scope, art.source.lower(), date_number(art.published))
+
+    def same_article(self, art: Article) -> bool:
+        return (self.version, self.scope, self.source, self.published) == (
+            art.version, art.scope, art.source.lower(), date_number(art.published))
 
 
 def default_path(store: ArticleStore, configured: str = "") -> Path:
     """Where a store's lexical index lives: `configured` if set, else inside an embedded store's
     folder, else under data/lexical/ named after the Chroma server."""
-    name = chunk_collection_name(store.model_name) + ".sqlite3"
+    name = chunk_collection_name(store.model_name) + ".tantivy"
     if configured:
         return Path(configured) / name
     home = store.lexical_home()
@@ -201,89 +152,117 @@ def default_path(store: ArticleStore, configured: str = "") -> Path:
 
 
 def body_of(title: str, text: str) -> str:
-    """What FTS5 indexes for a chunk: the stems of its article's title and of its text."""
+    """What the index holds of a chunk's words: the stems of its article's title and of its text."""
     return " ".join(content_stems(f"{title}\n{text}"))
 
 
+def _admits(data: dict[str, Any], flt: SearchFilter | None) -> bool:
+    if flt is None:
+        return True
+    return (data["scope"] in flt.scopes
+            and (not flt.since or int(data["pub"]) >= date_number(flt.since))
+            and (not flt.outlet or data["src"] == flt.outlet.lower()))
+
+
 class LexicalIndex:
-    """BM25 (FTS5's `bm25()`) over a store's visible chunks, in an SQLite file (see above)."""
+    """BM25 (tantivy's) over a store's visible chunks, in an index folder (see above)."""
 
     def __init__(self, store: ArticleStore, path: str | Path | None = None, *, poll_seconds: float = CHANGE_POLL_S):
         self._store = store
         self.path = Path(path) if path else default_path(store)
         self.poll_seconds = poll_seconds
         self.stats = IndexStats()
-        self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._index: Any = None
+        self._schema: Any = None
+        self._state: dict[str, Any] = {}  # the state document as of the last reload
         self._revision = -1
         self._cursor = 0
         self._polled = 0.0
         self._opened = False
 
-    # -- the file ------------------------------------------------------------------------
+    # -- the folder ----------------------------------------------------------------------
 
-    def _db(self) -> sqlite3.Connection:
-        """This thread's connection (SQLite connections are not shared between threads)."""
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-                db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
-                db.execute("PRAGMA synchronous=NORMAL")  # the store is the truth; a lost tail is re-read
-            except (OSError, sqlite3.Error) as exc:
-                raise StoreError(f"The lexical index at {self.path} cannot be opened ({exc}). Delete it to have it rebuilt, or set LEXICAL_PATH.") from exc
-            self._local.db = db
-        return db
+    def _open_index(self) -> None:
+        import tantivy
 
-    def _migrate(self) -> None:
-        # Every statement is idempotent (IF NOT EXISTS), so processes opening one file at once
-        # may all run it; SQLite's lock orders them.
-        db = self._db()
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
+        self._t = tantivy
+        self._schema = _schema()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            index = tantivy.Index(self._schema, path=str(self.path), reuse=True)
+            index.config_reader("Manual", 0)  # reloaded at each poll, not by a watcher thread
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"The lexical index at {self.path} cannot be opened ({exc}). Delete it to have it rebuilt, or set LEXICAL_PATH.") from exc
+        self._index = index
+        self._reload()
+        if int(self._state.get("schema", SCHEMA_VERSION)) > SCHEMA_VERSION:
             raise StoreError(f"The lexical index at {self.path} was written by a newer newsbot; delete it to rebuild it.")
-        if version < SCHEMA_VERSION:
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _reload(self) -> None:
+        """See the commits made since (by any process), and read the state document again."""
+        for attempt in range(3):
+            try:
+                self._index.reload()
+                break
+            except ValueError:  # a segment merged away between reading meta.json and opening it
+                if attempt == 2:
+                    raise
+                time.sleep(_RETRY_S)
+        searcher = self._index.searcher()
+        hits = searcher.search(self._t.Query.term_query(self._schema, "kind", "state"), 1).hits
+        self._state = json.loads(searcher.doc(hits[0][1])["data"][0]) if hits else {}
+
+    def _markers(self, article_ids: Sequence[str]) -> dict[str, _Marker]:
+        if not article_ids:
+            return {}
+        t, searcher = self._t, self._index.searcher()
+        q = t.Query.boolean_query([
+            (t.Occur.Must, t.Query.term_query(self._schema, "kind", "article")),
+            (t.Occur.Must, t.Query.term_set_query(self._schema, "article_id", list(article_ids))),
+        ])
+        return self._read_markers(searcher, q, len(article_ids))
+
+    def _read_markers(self, searcher: Any, query: Any, limit: int) -> dict[str, _Marker]:
+        out: dict[str, _Marker] = {}
+        for _, addr in searcher.search(query, max(1, limit), count=False).hits:
+            doc = searcher.doc(addr)
+            d = json.loads(doc["data"][0])
+            out[doc["article_id"][0]] = _Marker(d["v"], int(d["n"]), d["scope"], d["src"], int(d["pub"]))
+        return out
 
     def open(self) -> None:
-        """Open the file and catch up with the store. A file that has followed this store keeps
-        its change-log cursor, and only the changes since are read; a new file, or one last fed
-        by another store (a Chroma server wiped and started again), compares every article's
+        """Open the index and catch up with the store. An index that has followed this store
+        keeps its change-log cursor, and only the changes since are read; a new one, or one last
+        fed by another store (a Chroma server wiped and started again), compares every article's
         version with the store's and reads the articles that differ."""
         with self._write_lock:
             if self._opened:
                 return
             started = time.perf_counter()
-            self._migrate()
+            self._open_index()
             identity = self._store.identity()
-            state = dict(self._db().execute("SELECT name, value FROM state").fetchall())
+            state = self._state
             if state.get("store") == identity and state.get("cursor"):
                 changes, cursor = self._store.changes.since(int(state["cursor"]))
-                self._apply([c.article_id for c in changes])
+                self._apply([c.article_id for c in changes], cursor, identity)
                 caught_up = len(changes)
             else:
                 cursor = ChangeLog.start()  # before reading the versions: later changes are polled
                 want = self._store.article_versions()
-                have = dict(self._db().execute("SELECT article_id, version FROM articles").fetchall())
+                have = self.indexed_versions()
                 stale = [a for a, v in want.items() if have.get(a) != v] + [a for a in have if a not in want]
                 if want and not have:
                     self.stats.rebuilds += 1
                     log.info("lexical index %s: indexing %d articles", self.path, len(stale))
-                self._apply(stale)
+                self._apply(stale, cursor, identity, new_owner=True)
                 caught_up = len(stale)
-            self._save_cursor(cursor, identity)
+            self._cursor = max(cursor, int(self._state.get("cursor", 0)))
             self._polled = time.monotonic()
             self._revision = self._store.revision
             self._opened = True
             self.stats.open_seconds = time.perf_counter() - started
             log.info("lexical index open: %d chunks, %d articles looked at again in %.2fs", self.size(), caught_up, self.stats.open_seconds)
-
-    def _save_cursor(self, cursor: int, identity: str | None = None) -> None:
-        self._cursor = cursor
-        rows = [("cursor", str(cursor))] + ([("store", identity)] if identity is not None else [])
-        self._db().executemany("INSERT OR REPLACE INTO state VALUES (?, ?)", rows)
 
     # -- following the store ---------------------------------------------------------------
 
@@ -296,75 +275,114 @@ class LexicalIndex:
         with self._write_lock:
             revision = self._store.revision
             try:
-                changes, cursor = self._store.changes.since(self._cursor)
-                self._apply([c.article_id for c in changes])
-            except (StoreError, sqlite3.Error) as exc:
+                self._reload()  # other processes' commits, and how far they took the index
+                since = max(self._cursor, int(self._state.get("cursor", 0)) if self._state.get("store") == self._store.identity() else 0)
+                changes, cursor = self._store.changes.since(since)
+                self._apply([c.article_id for c in changes], cursor, None)
+            except StoreError as exc:
                 log.warning("could not take in the store's changes (%s); answering from the index as it is", exc)
                 self._polled = time.monotonic()
                 return
-            except Exception as exc:  # chromadb raises many types: answer from what is indexed, retry next poll
+            except Exception as exc:  # chromadb and tantivy raise many types: answer from what is indexed, retry next poll
                 log.warning("could not read the store's changes (%s); answering from the index as it is", exc.__class__.__name__)
                 self._polled = time.monotonic()
                 return
             self.stats.polls += 1
-            if cursor != self._cursor:
-                self._save_cursor(cursor)
+            self._cursor = cursor
             self._polled, self._revision = time.monotonic(), revision
 
-    def _apply(self, article_ids: Sequence[str]) -> None:
-        """Bring these articles' entries in line with the store: each article in one transaction."""
+    def _apply(self, article_ids: Sequence[str], cursor: int, identity: str | None, *, new_owner: bool = False) -> None:
+        """Bring these articles' documents in line with the store, a batch per commit. The
+        cursor (and, for a catch-up, the store's identity) is written with the last batch, so a
+        process killed half-way through starts again from the old cursor."""
         ids = list(dict.fromkeys(article_ids))
-        for s in range(0, len(ids), _BATCH):
-            part = ids[s : s + _BATCH]
-            current = self._store.reload(part)
-            db = self._db()
-            have = {a: (v, n) for a, v, n in db.execute(
-                f"SELECT article_id, version, n_chunks FROM articles WHERE article_id IN ({','.join('?' * len(part))})", part)}
-            wanted = {a: art for a, art in current.items() if art is not None}
-            # A version indexed with no chunks is looked at again: its chunks may have come since
-            # (another embedding model's store being filled by `reindex_missing`).
-            to_read = [a for a, art in wanted.items() if have.get(a, ("", 0))[0] != art.version or have[a][1] == 0]
-            chunks = self._store.chunks_of({a: wanted[a].version for a in to_read})
-            for a in part:
-                art = current.get(a)
-                if art is None:
-                    if a in have:
-                        self._write(a, None, [])
-                        self.stats.articles_removed += 1
-                elif a in to_read:
-                    self._write(a, art, chunks.get(a, []))
-                    self.stats.articles_indexed += 1
-                else:
-                    self._write_meta(art)
+        batches = [ids[s : s + _BATCH] for s in range(0, len(ids), _BATCH)] or [[]]
+        for n, part in enumerate(batches):
+            last = n == len(batches) - 1
+            current = self._store.reload(part) if part else {}
+            have = self._markers(part)
+            work = [a for a in part if self._differs(have.get(a), current.get(a))]
+            if not work and not (last and new_owner):
+                continue
+            # Chunks are read from Chroma before the writer lock is taken: the lock is held for
+            # the index's own work alone.
+            to_read = {a: art.version for a in work if (art := current.get(a)) is not None}
+            chunks = self._store.chunks_of(to_read)
+            self._commit([(a, current.get(a), chunks.get(a, [])) for a in work],
+                         cursor if last else None, identity if last else None)
 
-    def _write(self, article_id: str, art: Article | None, chunks: list[StoredChunk]) -> None:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
+    @staticmethod
+    def _differs(marker: _Marker | None, art: Article | None) -> bool:
+        if art is None:
+            return marker is not None
+        # A version indexed with no chunks is looked at again: its chunks may have come since
+        # (another embedding model's store being filled by `reindex_missing`).
+        return marker is None or marker.n_chunks == 0 or not marker.same_article(art)
+
+    def _writer(self) -> Any:
+        deadline = time.monotonic() + WRITER_WAIT_S
+        waited = False
+        while True:
+            try:
+                return self._index.writer(heap_size=WRITER_HEAP, num_threads=1)
+            except ValueError as exc:
+                if "LockBusy" not in str(exc) or time.monotonic() > deadline:
+                    raise StoreError(f"The lexical index at {self.path} is held by another writer ({exc}).") from exc
+                if not waited:
+                    self.stats.writer_waits += 1
+                    waited = True
+                time.sleep(_RETRY_S)
+
+    def _commit(self, work: list[tuple[str, Article | None, list[StoredChunk]]], cursor: int | None, identity: str | None) -> None:
+        """One commit: each article's documents replaced whole, and the state document."""
+        t = self._t
+        writer = self._writer()
         try:
-            old = [r[0] for r in db.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))]
-            if old:
-                marks = ",".join("?" * len(old))
-                db.execute(f"DELETE FROM fts WHERE rowid IN ({marks})", old)
-                db.execute(f"DELETE FROM chunks WHERE id IN ({marks})", old)
-            db.execute("DELETE FROM articles WHERE article_id = ?", (article_id,))
-            if art is not None:
-                db.execute("INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?)", (
-                    article_id, art.version, art.scope, art.source.lower(), date_number(art.published), len(chunks)))
+            self._reload()  # under the lock: what the last writer (maybe another process) left
+            have = self._markers([a for a, _, _ in work])
+            state = dict(self._state)
+            n_chunks = int(state.get("chunks", 0))
+            indexed = removed = 0
+            for article_id, art, chunks in work:
+                old = have.get(article_id)
+                if not self._differs(old, art):
+                    continue  # another process took this change in while we waited
+                writer.delete_documents_by_term("article_id", article_id)
+                n_chunks -= old.n_chunks if old is not None else 0
+                if art is None:
+                    removed += 1
+                    continue
+                marker = _Marker.of(art, len(chunks))
+                common = {"scope": marker.scope, "src": marker.source, "pub": marker.published}
                 for sc in chunks:
                     c = sc.chunk
                     spans = ";".join(f"{sp.start - c.start},{sp.end - c.start}" for sp in sc.sentences)
-                    cur = db.execute("INSERT INTO chunks (article_id, version, idx, start, end, sentences, text) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                     (article_id, sc.version, c.index, c.start, c.end, spans, c.text))
-                    db.execute("INSERT INTO fts (rowid, body) VALUES (?, ?)", (cur.lastrowid, body_of(art.title, c.text)))
-            db.execute("UPDATE counts SET value = value + ? WHERE name = 'chunks'", (len(chunks) - len(old) if art is not None else -len(old),))
-            db.execute("COMMIT")
+                    data = {"v": sc.version, "i": c.index, "s": c.start, "e": c.end, "p": spans, "t": c.text, **common}
+                    writer.add_document(t.Document(kind="chunk", article_id=article_id, body=body_of(art.title, c.text),
+                                                   scope=marker.scope, source=marker.source, published=marker.published,
+                                                   data=json.dumps(data).encode()))
+                writer.add_document(t.Document(kind="article", article_id=article_id, data=json.dumps(
+                    {"v": marker.version, "n": marker.n_chunks, **common}).encode()))
+                n_chunks += len(chunks)
+                indexed += 1
+            state.update(schema=SCHEMA_VERSION, chunks=n_chunks)
+            if cursor is not None:
+                same_store = identity is None or state.get("store") == identity
+                state["cursor"] = max(cursor, int(state.get("cursor", 0))) if same_store else cursor
+            if identity is not None:
+                state["store"] = identity
+            writer.delete_documents_by_term("kind", "state")
+            writer.add_document(t.Document(kind="state", data=json.dumps(state).encode()))
+            writer.commit()
         except BaseException:
-            db.execute("ROLLBACK")
+            writer.rollback()
             raise
-
-    def _write_meta(self, art: Article) -> None:
-        self._db().execute("UPDATE articles SET scope = ?, source = ?, published = ? WHERE article_id = ?",
-                           (art.scope, art.source.lower(), date_number(art.published), art.id))
+        finally:
+            writer.wait_merging_threads()  # finishes the merges this commit started, then drops the lock
+        self.stats.commits += 1
+        self.stats.articles_indexed += indexed
+        self.stats.articles_removed += removed
+        self._reload()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -373,111 +391,68 @@ class LexicalIndex:
         terms = list(dict.fromkeys(content_stems(question)))
         if not terms or k <= 0:
             return []
-        where, args = _filter_sql(flt)
-        plan = self._plan(terms)
-        if plan is None:  # no term is in the index
-            return []
-        ranked = self._candidates(plan, k, where, args) if plan.postings > OR_POSTINGS else None
-        if ranked is None:  # a small query, or too few candidates pass the filter
-            ranked = self._search_every_term(terms, k, where, args)
-        return ranked[:k]
-
-    def _plan(self, terms: list[str]) -> QueryPlan | None:
-        """Each term's document frequency and the collection statistics FTS5's bm25() uses, and
-        which terms select the candidates: those held by at most `PRUNE_SHARE` of the chunks, or
-        the rarest one when every term is common."""
-        db = self._db()
-        n_rows, n_tokens = _averages(db)
-        if n_rows == 0:
-            return None
-        df: dict[str, int] = {}
-        plain = [t for t in terms if not _APOSTROPHE.search(t)]
-        if plain:
-            df.update(db.execute(f"SELECT term, doc FROM vocab WHERE term IN ({','.join('?' * len(plain))})", plain).fetchall())
-        for t in terms:  # FTS5 splits a stem at an apostrophe, so the stem is a phrase: count its rows
-            if t not in df and _APOSTROPHE.search(t):
-                n = db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (_phrase(t),)).fetchone()[0]
-                if n:
-                    df[t] = int(n)
-        present = [t for t in terms if t in df]
-        if not present:
-            return None
-        idf = {t: max(math.log((n_rows - df[t] + 0.5) / (df[t] + 0.5)), 1e-6) for t in present}
-        selective = [t for t in present if df[t] <= PRUNE_SHARE * n_rows] or [min(present, key=lambda t: df[t])]
-        return QueryPlan(present, selective, idf, n_tokens / n_rows, sum(df[t] for t in present))
-
-    def _candidates(self, plan: QueryPlan, k: int, where: list[str], args: list[str | int]) -> list[tuple[StoredChunk, float]] | None:
-        """The best chunks for the selective terms (FTS5 ranks them, reading only their posting
-        lists), re-scored with every term's BM25 in Python, then filtered; None when too few pass
-        the filter. Not provably the full OR query's ranking: a bound (every chunk left out scores
-        at most the last candidate's selective score plus idf·(k1+1) per common term) proved it for
-        9 of the 60 dev questions only, so it is measured instead: the same hit@1 and MRR@10 at 1x
-        and 10x the BBC corpus (benchmarks/README.md)."""
-        db = self._db()
-        fetch = max(CANDIDATES, 4 * (k + 8))
-        rows = db.execute("SELECT rowid, body FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?",
-                          (" OR ".join(_phrase(t) for t in plan.selective), fetch)).fetchall()
-        if not rows:
-            return []
-        scored = sorted(((_bm25(body, plan), rowid) for rowid, body in rows), key=lambda p: (-p[0], p[1]))
-        cond = " AND ".join(where) or "1"
-        cols = "c.id, c.article_id, c.version, c.idx, c.start, c.end, c.sentences, c.text"
-        ids = [rowid for _, rowid in scored]
-        # CROSS JOIN keeps the candidates' ids as the outer loop: left to itself SQLite walked
-        # every article of the scope and its chunks (25 ms against 0.4 ms at 3,673 chunks).
-        got = {r[0]: r[1:] for r in db.execute(
-            f"SELECT {cols} FROM chunks c CROSS JOIN articles a ON a.article_id = c.article_id "
-            f"WHERE c.id IN ({','.join('?' * len(ids))}) AND {cond}", (*ids, *args))}
-        out = [(_stored(got[rowid]), score) for score, rowid in scored if rowid in got][:k]
-        if len(out) < k and where and len(rows) == fetch:
-            return None
+        t = self._t
+        text = t.Query.boolean_query([(t.Occur.Should, t.Query.term_query(self._schema, "body", term)) for term in terms])
+        searcher = self._index.searcher()
+        # The unfiltered query lets tantivy skip blocks of postings that cannot reach the top
+        # (block-max WAND); the filter is then checked on the hits. Usually every hit passes (one
+        # scope); when too few do, the filtered query (an intersection, no skipping) runs.
+        fetch = 4 * (k + 8)
+        hits = searcher.search(text, fetch, count=False).hits
+        out = self._hits(searcher, hits, k, flt)
+        if len(out) < k and flt is not None and len(hits) == fetch:
+            out = self._hits(searcher, searcher.search(t.Query.boolean_query([
+                (t.Occur.Must, text), (t.Occur.Must, t.Query.const_score_query(self._filter_query(flt), 0.0))]), k, count=False).hits, k, None)
         return out
 
-    def _search_every_term(self, terms: list[str], k: int, where: list[str], args: list[str | int]) -> list[tuple[StoredChunk, float]]:
-        """FTS5's own ranking over every chunk holding any term (the OR query): exact, and slow
-        in proportion to the store (91.5 ms median at 10,280 chunks)."""
-        match = " OR ".join(_phrase(t) for t in terms)
-        cond = " AND ".join(where) or "1"
-        cols = "c.id, c.article_id, c.version, c.idx, c.start, c.end, c.sentences, c.text, f.rank"
-        db = self._db()
-        # FTS5 sorts by its `rank` (bm25) itself when asked for the top rows alone, about twice as
-        # fast as ordering the joined rows; the filter then applies to 4·(k+8) of them, and only
-        # when too few pass (one small server's articles) to every match.
-        fetch = 4 * (k + 8)
-        rows = db.execute(
-            f"SELECT {cols} FROM (SELECT rowid, rank FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?) f "
-            f"JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.article_id = c.article_id WHERE {cond} ORDER BY f.rank",
-            (match, fetch, *args),
-        ).fetchall()
-        if len(rows) < k and where:
-            rows = db.execute(
-                f"SELECT {cols} FROM (SELECT rowid, rank FROM fts WHERE fts MATCH ?) f JOIN chunks c ON c.id = f.rowid "
-                f"JOIN articles a ON a.article_id = c.article_id WHERE {cond} ORDER BY f.rank LIMIT ?",
-                (match, *args, k),
-            ).fetchall()
-        return [(_stored(r[1:-1]), -float(r[-1])) for r in rows[:k]]  # FTS5 ranks better matches lower
+    def _hits(self, searcher: Any, hits: list[tuple[float, Any]], k: int, flt: SearchFilter | None) -> list[tuple[StoredChunk, float]]:
+        out: list[tuple[StoredChunk, float]] = []
+        for score, addr in hits:
+            doc = searcher.doc(addr)
+            d = json.loads(doc["data"][0])
+            if not _admits(d, flt):
+                continue
+            meta = {"article_id": doc["article_id"][0], "version": d["v"], "index": d["i"], "start": d["s"], "end": d["e"], "sentences": d["p"]}
+            out.append((_chunk_from("", d["t"], meta), float(score)))
+            if len(out) == k:
+                break
+        return out
+
+    def _filter_query(self, flt: SearchFilter) -> Any:
+        t = self._t
+        parts = [(t.Occur.Must, t.Query.term_set_query(self._schema, "scope", list(flt.scopes)))]
+        if flt.since:
+            parts.append((t.Occur.Must, t.Query.range_query(self._schema, "published", t.FieldType.Integer, date_number(flt.since), None)))
+        if flt.outlet:
+            parts.append((t.Occur.Must, t.Query.term_query(self._schema, "source", flt.outlet.lower())))
+        return t.Query.boolean_query(parts)
 
     def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
+        """From the term dictionary, as tantivy's own BM25 counts: chunks deleted by a revision
+        or a removal still count until their segment is merged (a few, against the whole store)."""
         self.ensure_current()
-        db = self._db()
+        searcher = self._index.searcher()
         out: dict[str, int] = {}
-        for t in dict.fromkeys(terms):
-            row = db.execute("SELECT doc FROM vocab WHERE term = ?", (t,)).fetchone()
-            if row:
-                out[t] = int(row[0])
+        for term in dict.fromkeys(terms):
+            n = searcher.doc_freq("body", term)
+            if n:
+                out[term] = int(n)
         return out
 
     def size(self) -> int:
         if not self._opened:
             self.open()
-        return int(self._db().execute("SELECT value FROM counts WHERE name = 'chunks'").fetchone()[0])
+        return int(self._state.get("chunks", 0))
 
     def indexed_versions(self) -> dict[str, str]:
-        """Article id -> the version whose chunks are indexed (for checks and tests)."""
-        return dict(self._db().execute("SELECT article_id, version FROM articles").fetchall())
+        """Article id -> the version whose chunks are indexed (for checks, catching up and tests)."""
+        if self._index is None:
+            self._open_index()
+        searcher = self._index.searcher()
+        q = self._t.Query.term_query(self._schema, "kind", "article")
+        return {a: m.version for a, m in self._read_markers(searcher, q, searcher.num_docs).items()}
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        """Drop the reader (nothing is held between writes: the writer lock is per batch)."""
+        self._index = None
+        self._opened = False
