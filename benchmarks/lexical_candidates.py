@@ -1,8 +1,9 @@
-"""Lexical index candidates side by side on the BBC dev set: SQLite FTS5, tantivy, bm25s.
+"""Lexical index candidates side by side on the BBC dev set: tantivy, SQLite FTS5, bm25s.
 
-Two FTS5 queries run over the same index file: "fts5" is `knowledge.lexical`'s query (the rarer
-terms choose candidates, every term re-scores them), "fts5-or" the OR of every term that FTS5
-ranks alone (the query before it).
+"tantivy" is `knowledge.lexical.LexicalIndex` itself, the index the product uses. Two FTS5 queries
+run over one index file of `benchmarks/lexical_fts5.py` (the index before it): "fts5" is its pruned
+query (the rarer terms choose 200 candidates, every term re-scores them in Python), "fts5-or" the
+OR of every term that FTS5 ranks alone. "bm25s" is the in-memory index before both.
 
 Each candidate indexes the same chunks (the stems of title and text, as `knowledge.lexical`
 writes them) of a store holding the BBC corpus, and answers the 60 dev questions alone ("bm25")
@@ -13,16 +14,16 @@ article once the index exists (bm25s cannot add documents: its figure is a rebui
 
     python benchmarks/lexical_candidates.py --store data/bbc --rounds 3
     python benchmarks/lexical_candidates.py --corpus --rounds 3   # BM25 alone, no store needed
-    python benchmarks/lexical_candidates.py --corpus --copies 10  # FTS5 alone, 10 copies of each chunk
+    python benchmarks/lexical_candidates.py --corpus --copies 10  # 10 copies of each chunk (10x, 50x)
     python benchmarks/lexical_candidates.py --smoke        # 30 articles, 5 questions (CI)
 
 `--corpus` chunks the 2,225 BBC files itself (no embedding, no duplicate merging, so a few more
 chunks than a store holds) and compares the candidates on BM25 alone, adding how often each
 one's top 30 is the same list, in the same order, as bm25s's and as fts5-or's (what fusion
-would see). `--copies N` indexes every chunk N times (as N articles) and measures the FTS5 queries
-only.
+would see). `--copies N` indexes every chunk N times (as N articles; bm25s only up to 10, its
+index of 50 copies would not fit in memory beside the others).
 
-tantivy and bm25s are only needed here (`pip install -e '.[bench]'`); a missing one is skipped.
+bm25s is only needed here (`pip install -e '.[bench]'`); if missing it is skipped.
 The store is only read. Writes benchmarks/results/lexical_candidates.json (…_smoke.json).
 """
 
@@ -45,10 +46,15 @@ sys.path.insert(0, str(ROOT))
 
 from knowledge import CoreConfig, KnowledgeBase, SearchFilter  # noqa: E402
 from knowledge.evaluation import load_questions, matches  # noqa: E402
-from knowledge.lexical import LexicalIndex, _filter_sql, body_of  # noqa: E402
+from knowledge.lexical import LexicalIndex, body_of  # noqa: E402
+from knowledge.models import Article  # noqa: E402
 from knowledge.retrieval import Retriever  # noqa: E402
-from knowledge.store import StoredChunk, chunk_id  # noqa: E402
+from knowledge.store import StoredChunk  # noqa: E402
 from knowledge.textstats import content_stems  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from lexical_fts5 import LexicalIndex as Fts5Index  # noqa: E402
+from lexical_fts5 import _filter_sql  # noqa: E402
 
 BBC = ROOT.parent / "shared" / "bench" / "bbc"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -104,7 +110,7 @@ class Fts5OrQuery:
 
     name = "fts5-or"
 
-    def __init__(self, index: LexicalIndex) -> None:
+    def __init__(self, index: Fts5Index) -> None:
         self.index = index
 
     def ensure_current(self) -> None:
@@ -122,61 +128,6 @@ class Fts5OrQuery:
 
     def size(self) -> int:
         return self.index.size()
-
-
-class TantivyIndex:
-    """tantivy (Rust, BM25 k1=1.2 b=0.75) on disk, the stems indexed with its whitespace tokenizer."""
-
-    name = "tantivy"
-
-    def __init__(self, chunks: list[StoredChunk], titles: dict[str, str], folder: Path) -> None:
-        import tantivy
-
-        self.t = tantivy
-        sb = tantivy.SchemaBuilder()
-        sb.add_text_field("id", stored=True, tokenizer_name="raw")
-        sb.add_text_field("body", stored=False, tokenizer_name="whitespace")
-        self.schema = sb.build()
-        self.index = tantivy.Index(self.schema, path=str(folder))
-        self.by_id = {chunk_id(c.chunk.article_id, c.version, c.chunk.index): c for c in chunks}
-        writer = self.index.writer(heap_size=100_000_000, num_threads=1)
-        for c in chunks:
-            self.add(writer, c, titles[c.chunk.article_id])
-        writer.commit()
-        writer.wait_merging_threads()
-        self.index.reload()
-        self.n = len(chunks)
-
-    def add(self, writer, c: StoredChunk, title: str) -> None:  # noqa: ANN001 - tantivy's writer
-        self.by_id[chunk_id(c.chunk.article_id, c.version, c.chunk.index)] = c
-        writer.add_document(self.t.Document(id=chunk_id(c.chunk.article_id, c.version, c.chunk.index), body=body_of(title, c.chunk.text)))
-
-    def ensure_current(self) -> None:
-        pass
-
-    def search(self, question: str, k: int, flt: SearchFilter | None = None) -> list[tuple[StoredChunk, float]]:
-        terms = list(dict.fromkeys(content_stems(question)))
-        if not terms:
-            return []
-        q = self.t.Query.boolean_query([(self.t.Occur.Should, self.t.Query.term_query(self.schema, "body", t)) for t in terms])
-        searcher = self.index.searcher()
-        out = []
-        for score, addr in searcher.search(q, k).hits:
-            cid = searcher.doc(addr)["id"][0]
-            out.append((self.by_id[cid], float(score)))
-        return out
-
-    def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
-        searcher = self.index.searcher()
-        out = {}
-        for t in terms:
-            n = searcher.doc_freq("body", t)
-            if n:
-                out[t] = n
-        return out
-
-    def size(self) -> int:
-        return self.n
 
 
 def lexical_quality(cand: object, questions: list[dict], arts: dict) -> dict:
@@ -205,6 +156,39 @@ class _CorpusStore:
     model_name = "corpus"
     revision = 0
     changes = _NoChanges()
+
+    def identity(self) -> str:
+        return "corpus"
+
+
+def tantivy_from(chunks_by_article: dict[str, tuple[Article, list[StoredChunk]]], folder: Path) -> LexicalIndex:
+    """`knowledge.lexical`'s index over these articles, written directly (no store to follow)."""
+    index = LexicalIndex(_CorpusStore(), folder, poll_seconds=1e9)  # type: ignore[arg-type]
+    index._open_index()
+    items = list(chunks_by_article.items())
+    for s in range(0, len(items), 2000):
+        index._commit([(aid, art, cs) for aid, (art, cs) in items[s : s + 2000]], 1, "corpus")
+    index._opened = True
+    return index
+
+
+def timed_rounds(cands: dict[str, object], qtexts: list[str], rounds: int, flt: SearchFilter | None) -> tuple[dict, list]:
+    """Every candidate answers every question, alternating question by question, `rounds` times:
+    p50/p95 over all rounds and each round's median (ms)."""
+    timings: dict[str, list[float]] = {name: [] for name in cands}
+    per_round: list[dict[str, float]] = []
+    for _ in range(rounds):
+        this: dict[str, list[float]] = {name: [] for name in cands}
+        for q in qtexts:
+            for name, c in cands.items():
+                s = time.perf_counter()
+                c.search(q, DEPTH, flt)  # type: ignore[attr-defined]
+                this[name].append(time.perf_counter() - s)
+        per_round.append({n: round(statistics.median(v) * 1000, 3) for n, v in this.items()})
+        for n, v in this.items():
+            timings[n].extend(v)
+    summary = {name: {"p50": round(statistics.median(v) * 1000, 3), "p95": round(pct(v, 95) * 1000, 3)} for name, v in timings.items()}
+    return summary, per_round
 
 
 def corpus_chunks(paths: list[Path]) -> tuple[dict, list[StoredChunk]]:
@@ -281,19 +265,15 @@ def main() -> None:
     cands: dict[str, object] = {}
     build_s: dict[str, float] = {}
     t = time.perf_counter()
-    fts = LexicalIndex(store, Path(work.name) / "fts" / "index.sqlite3")
+    tv = LexicalIndex(store, Path(work.name) / "tantivy")
+    tv.open()
+    build_s["tantivy"], cands["tantivy"] = time.perf_counter() - t, tv
+    t = time.perf_counter()
+    fts = Fts5Index(store, Path(work.name) / "fts" / "index.sqlite3")
     fts.open()
     build_s["fts5"], cands["fts5"] = time.perf_counter() - t, fts
     build_s["fts5-or"], cands["fts5-or"] = build_s["fts5"], Fts5OrQuery(fts)
     skipped = []
-    if importlib.util.find_spec("tantivy"):
-        t = time.perf_counter()
-        folder = Path(work.name) / "tantivy"
-        folder.mkdir()
-        cands["tantivy"] = TantivyIndex(chunks, titles, folder)
-        build_s["tantivy"] = time.perf_counter() - t
-    else:
-        skipped.append("tantivy")
     if importlib.util.find_spec("bm25s"):
         t = time.perf_counter()
         cands["bm25s"] = Bm25sMemory(chunks, titles)
@@ -310,16 +290,10 @@ def main() -> None:
     add_ms["fts5"] = (time.perf_counter() - t) * 1000
     fts._write(big.id + "~copy", None, [])
     add_ms["fts5-or"] = add_ms["fts5"]  # the same file
-    if "tantivy" in cands:
-        tv = cands["tantivy"]
-        t = time.perf_counter()
-        w = tv.index.writer(heap_size=50_000_000, num_threads=1)  # type: ignore[attr-defined]
-        for c in mine:
-            tv.add(w, c, big.title)  # type: ignore[attr-defined]
-        w.commit()
-        tv.index.reload()  # type: ignore[attr-defined]
-        add_ms["tantivy"] = (time.perf_counter() - t) * 1000
-        w.wait_merging_threads()
+    t = time.perf_counter()
+    tv._commit([(big.id + "~copy", big, mine)], None, None)  # one commit, as a poll that finds one article
+    add_ms["tantivy"] = (time.perf_counter() - t) * 1000
+    tv._commit([(big.id + "~copy", None, [])], None, None)
     if "bm25s" in cands:
         add_ms["bm25s"] = build_s["bm25s"] * 1000  # no incremental add: a write means a rebuild
 
@@ -329,20 +303,9 @@ def main() -> None:
         rows[name] = {"bm25": quality(r, questions, "bm25", arts), "hybrid": quality(r, questions, "hybrid", arts),
                       "build_s": round(build_s[name], 2), "add_one_article_ms": round(add_ms[name], 1),
                       "chunks": cands[name].size()}  # type: ignore[attr-defined]
-    timings: dict[str, list[float]] = {name: [] for name in cands}
-    per_round: list[dict[str, float]] = []
-    for _ in range(args.rounds):
-        this: dict[str, list[float]] = {name: [] for name in cands}
-        for q in qtexts:
-            for name, c in cands.items():  # alternating question by question
-                s = time.perf_counter()
-                c.search(q, DEPTH, SearchFilter())  # type: ignore[attr-defined]
-                this[name].append(time.perf_counter() - s)
-        per_round.append({n: round(statistics.median(v) * 1000, 3) for n, v in this.items()})
-        for n, v in this.items():
-            timings[n].extend(v)
-    for name, v in timings.items():
-        rows[name]["query_ms"] = {"p50": round(statistics.median(v) * 1000, 3), "p95": round(pct(v, 95) * 1000, 3)}
+    summary, per_round = timed_rounds(cands, qtexts, args.rounds, SearchFilter())
+    for name, ms in summary.items():
+        rows[name]["query_ms"] = ms
 
     print(f"{len(arts)} articles, {len(chunks)} chunks, {len(questions)} questions, {args.rounds} rounds alternating; "
           f"load average {os.getloadavg()[0]:.1f}" + (f"; skipped (not installed): {', '.join(skipped)}" if skipped else ""))
@@ -361,41 +324,45 @@ def main() -> None:
         "loadavg_at_end": [round(x, 2) for x in os.getloadavg()], "skipped": skipped, "rows": rows, "per_round_p50_ms": per_round,
     }, indent=2) + "\n")
     fts.close()
+    tv.close()
     work.cleanup()
 
 
 def corpus_main(rounds: int, copies: int = 1) -> None:
+    from dataclasses import replace
+
     questions = load_questions(BBC / "dev_qa.jsonl")
-    work = tempfile.TemporaryDirectory(prefix="lexical-corpus-")
+    work = tempfile.TemporaryDirectory(prefix="lexical-corpus-", dir=ROOT / ".cache")  # /tmp may be small
     t = time.perf_counter()
     arts, chunks = corpus_chunks(sorted(BBC.glob("*/*.txt")))
     chunk_s = time.perf_counter() - t
-    titles = {a.id: a.title for a in arts.values()}
     by_article: dict[str, list[StoredChunk]] = {}
     for c in chunks:
         by_article.setdefault(c.chunk.article_id, []).append(c)
+    copied = {(aid if k == 0 else f"{aid}~{k}"): (arts[aid], cs) for k in range(copies) for aid, cs in by_article.items()}
     cands: dict[str, object] = {}
     build_s: dict[str, float] = {}
+    t = time.perf_counter()  # copy n of an article is article "<id>~n"
+    cands["tantivy"] = tantivy_from(copied, Path(work.name) / "tantivy")
+    build_s["tantivy"] = time.perf_counter() - t
     t = time.perf_counter()
-    fts = LexicalIndex(_CorpusStore(), Path(work.name) / "fts.sqlite3")  # type: ignore[arg-type]
+    fts = Fts5Index(_CorpusStore(), Path(work.name) / "fts.sqlite3")  # type: ignore[arg-type]
     fts._migrate()
-    for copy in range(copies):  # copy n of an article is article "<id>~n"
-        for aid, cs in by_article.items():
-            fts._write(aid if copy == 0 else f"{aid}~{copy}", arts[aid], cs)
+    for aid, (art, cs) in copied.items():
+        fts._write(aid, art, cs)
     fts._opened = True
     build_s["fts5"], cands["fts5"] = time.perf_counter() - t, fts
     build_s["fts5-or"], cands["fts5-or"] = build_s["fts5"], Fts5OrQuery(fts)
     skipped = []
-    for name, make in (("tantivy", lambda: TantivyIndex(chunks, titles, _mkdir(Path(work.name) / "tantivy"))),
-                       ("bm25s", lambda: Bm25sMemory(chunks, titles))):
-        if copies > 1:
-            skipped.append(name)
-        elif importlib.util.find_spec(name):
-            t = time.perf_counter()
-            cands[name] = make()
-            build_s[name] = time.perf_counter() - t
-        else:
-            skipped.append(name)
+    if copies <= 10 and importlib.util.find_spec("bm25s"):
+        t = time.perf_counter()
+        every = [c if aid == c.chunk.article_id else replace(c, chunk=replace(c.chunk, article_id=aid))
+                 for aid, (_, cs) in copied.items() for c in cs]
+        cands["bm25s"] = Bm25sMemory(every, {aid: art.title for aid, (art, _) in copied.items()})
+        build_s["bm25s"] = time.perf_counter() - t
+        del every
+    else:
+        skipped.append("bm25s")
     rows = {name: {"bm25": lexical_quality(c, questions, arts), "build_s": round(build_s[name], 2), "chunks": c.size()}  # type: ignore[attr-defined]
             for name, c in cands.items()}
     qtexts = [" ".join(q["question"].split()) for q in questions]
@@ -405,20 +372,9 @@ def corpus_main(rounds: int, copies: int = 1) -> None:
             for name, c in cands.items():
                 same = sum(1 for q in qtexts if [(sc.chunk.article_id, sc.chunk.index) for sc, _ in c.search(q, DEPTH)] == key[q])  # type: ignore[attr-defined]
                 rows[name][f"same_top30_as_{ref.replace('-', '_')}"] = round(same / len(qtexts), 3)
-    timings: dict[str, list[float]] = {name: [] for name in cands}
-    per_round: list[dict[str, float]] = []
-    for _ in range(rounds):
-        this: dict[str, list[float]] = {name: [] for name in cands}
-        for q in qtexts:
-            for name, c in cands.items():  # alternating question by question
-                s = time.perf_counter()
-                c.search(q, DEPTH, None)  # type: ignore[attr-defined]
-                this[name].append(time.perf_counter() - s)
-        per_round.append({n: round(statistics.median(v) * 1000, 3) for n, v in this.items()})
-        for n, v in this.items():
-            timings[n].extend(v)
-    for name, v in timings.items():
-        rows[name]["query_ms"] = {"p50": round(statistics.median(v) * 1000, 3), "p95": round(pct(v, 95) * 1000, 3)}
+    summary, per_round = timed_rounds(cands, qtexts, rounds, None)
+    for name, ms in summary.items():
+        rows[name]["query_ms"] = ms
     print(f"corpus: {len(arts)} articles chunked in {chunk_s:.0f} s, {len(chunks)} chunks x {copies} copies, {len(questions)} questions, "
           f"{rounds} rounds alternating; load average {os.getloadavg()[0]:.1f}" + (f"; skipped: {', '.join(skipped)}" if skipped else ""))
     print(f"{'candidate':<10}{'hit@1':>8}{'mrr@10':>8}{'=bm25s top30':>14}{'=fts5-or top30':>16}{'q p50 ms':>10}{'q p95 ms':>10}{'build s':>9}")
@@ -435,11 +391,6 @@ def corpus_main(rounds: int, copies: int = 1) -> None:
         "per_round_p50_ms": per_round}, indent=2) + "\n")
     fts.close()
     work.cleanup()
-
-
-def _mkdir(p: Path) -> Path:
-    p.mkdir(parents=True, exist_ok=True)
-    return p
 
 
 if __name__ == "__main__":

@@ -75,63 +75,76 @@ def _records(collection, include: list[str]):
         offset += BATCH
 
 
-def replicate(source: Path, target: Path, copies: int) -> dict:
-    """Write `copies` copies of every article and chunk of the store at `source` into a new store
-    at `target` (copy 0 keeps its ids, copy k gets `~k`); vectors are copied, not recomputed."""
+def read_source(source: str) -> dict:
+    """Every record of the 1× store, read once in a process of its own: a store copied from it
+    holds the same collection ids, and one process must not open two such folders (Chroma then
+    mixes their segments up: "Error finding id")."""
+    import numpy as np
+
+    from knowledge.store import ArticleStore
+
+    src = ArticleStore.open_local(Path(source), MODEL)
+    articles = [(i, d, m) for got in _records(src._articles, ["documents", "metadatas"])
+                for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
+    chunks, rows = [], []
+    for got in _records(src._chunks, ["documents", "metadatas", "embeddings"]):
+        chunks.extend(zip(got["ids"], got["documents"], got["metadatas"], strict=True))
+        rows.extend(got["embeddings"])
+    arts = dict(src.committed())
+    per_article = src.chunks_of({a.id: a.version for a in arts.values()})
+    return {"articles": articles, "chunks": chunks, "vectors": np.asarray(rows, dtype=np.float32),
+            "lexical": [(aid, art, per_article.get(aid, [])) for aid, art in arts.items()]}
+
+
+def replicate(target: str, data: dict, copies: int, first: int) -> dict:
+    """Write copies `first`..`copies`-1 of every article and chunk of the 1× store (`data`) into
+    the store at `target` (copy 0 keeps its ids, copy k gets `~k`); vectors are copied, not
+    recomputed, in Chroma batches of the largest size the client takes."""
     from knowledge.store import ArticleStore
 
     started = time.perf_counter()
-    src = ArticleStore.open_local(source, MODEL)
-    dst = ArticleStore.open_local(target, MODEL)
-    articles = [(i, d, m) for got in _records(src._articles, ["documents", "metadatas"])
-                for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
-    chunks = [(i, d, m, e) for got in _records(src._chunks, ["documents", "metadatas", "embeddings"])
-              for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)]
-    for k in range(copies):
+    dst = ArticleStore.open_local(Path(target), MODEL)
+    batch = max(BATCH, int(dst._client.get_max_batch_size()))
+    articles, chunks, vectors = data["articles"], data["chunks"], data["vectors"]
+    for k in range(first, copies):
         tag = f"~{k}" if k else ""
-        for s in range(0, len(chunks), BATCH):
-            part = chunks[s : s + BATCH]
+        for s in range(0, len(chunks), batch):
+            part = chunks[s : s + batch]
             dst._chunks.add(
-                ids=[_renamed(i, tag) for i, _, _, _ in part], documents=[d for _, d, _, _ in part],
-                metadatas=[{**m, "article_id": m["article_id"] + tag} for _, _, m, _ in part],
-                embeddings=[e for _, _, _, e in part],
+                ids=[_renamed(i, tag) for i, _, _ in part], documents=[d for _, d, _ in part],
+                metadatas=[{**m, "article_id": m["article_id"] + tag} for _, _, m in part],
+                embeddings=vectors[s : s + batch],
             )
-        for s in range(0, len(articles), BATCH):
-            part = articles[s : s + BATCH]
+        for s in range(0, len(articles), batch):
+            part = articles[s : s + batch]
             dst._articles.add(ids=[i + tag for i, _, _ in part], documents=[d for _, d, _ in part],
                               metadatas=[m for _, _, m in part], embeddings=[[1.0]] * len(part))
-    replicate_lexical(src, dst, copies)
-    return {"copies": copies, "chunks": dst.chunk_count(), "articles": len(articles) * copies,
+    chroma_s = time.perf_counter() - started
+    t = time.perf_counter()
+    replicate_lexical(dst, data["lexical"], first, copies)
+    return {"copies": copies, "from_copies": first, "chunks": dst.chunk_count(), "articles": len(articles) * copies,
+            "chroma_batch": batch, "chroma_s": round(chroma_s, 1), "lexical_s": round(time.perf_counter() - t, 1),
             "build_s": round(time.perf_counter() - started, 1)}
 
 
-def replicate_lexical(src, dst, copies: int) -> None:  # noqa: ANN001 - two ArticleStores
-    """The copies' lexical index, written by SQL from the 1× index (stems are not recomputed),
-    then marked as fed by the new store up to now, as if it had followed every write."""
-    import sqlite3
+def replicate_lexical(dst, per_article: list, first: int, copies: int) -> None:  # noqa: ANN001 - an ArticleStore
+    """The copies' lexical index, written by `knowledge.lexical` itself, a commit per 2,000 articles,
+    then marked as fed by the new store up to now, as if it had followed every write. Each chunk's
+    stems are computed once, not once per copy."""
+    import functools
 
-    from knowledge.lexical import LexicalIndex
+    from knowledge import lexical
     from knowledge.store import ChangeLog
 
-    one = LexicalIndex(src)
-    one.ensure_current()  # built on the 1× store's first open
-    one.close()
-    target = LexicalIndex(dst)
-    target._migrate()
-    target.close()
-    db = sqlite3.connect(target.path, isolation_level=None)
-    db.execute("ATTACH DATABASE ? AS one", (str(one.path),))
-    step = db.execute("SELECT coalesce(max(id), 0) + 1 FROM one.chunks").fetchone()[0]
-    db.execute("BEGIN")
-    for k in range(copies):
-        tag = f"~{k}" if k else ""
-        db.execute("INSERT INTO articles SELECT article_id || ?, version, scope, source, published, n_chunks FROM one.articles", (tag,))
-        db.execute("INSERT INTO chunks SELECT id + ?, article_id || ?, version, idx, start, end, sentences, text FROM one.chunks", (k * step, tag))
-        db.execute("INSERT INTO fts (rowid, body) SELECT rowid + ?, body FROM one.fts", (k * step,))
-    db.execute("UPDATE counts SET value = (SELECT count(*) FROM chunks) WHERE name = 'chunks'")
-    db.executemany("INSERT OR REPLACE INTO state VALUES (?, ?)", [("cursor", str(ChangeLog.start())), ("store", dst.identity())])
-    db.execute("COMMIT")
-    db.close()
+    lexical.body_of = functools.lru_cache(maxsize=None)(lexical.body_of)  # type: ignore[assignment]
+    index = lexical.LexicalIndex(dst)
+    index._open_index()
+    work = [(aid + (f"~{k}" if k else ""), art, cs) for k in range(first, copies) for aid, art, cs in per_article]
+    cursor = ChangeLog.start()
+    for s in range(0, len(work), 2000):
+        last = s + 2000 >= len(work)
+        index._commit(work[s : s + 2000], cursor if last else None, dst.identity() if last else None)
+    index.close()
 
 
 def _renamed(chunk_id: str, tag: str) -> str:
@@ -145,17 +158,20 @@ def original(article_id: str) -> str:
     return article_id.split("~", 1)[0]
 
 
-def measure_size(store: str, base_store: str, copies: int, questions: list[dict], rounds: int) -> dict:
+def measure_size(store: str, base_vectors: str, copies: int, questions: list[dict], rounds: int, spawned_at: float) -> dict:
+    t0 = time.perf_counter()
     import numpy as np
     from threadpoolctl import threadpool_limits
 
     from knowledge import CoreConfig, KnowledgeBase, SearchFilter
     from knowledge.evaluation import matches
 
-    t0 = time.perf_counter()
+    imported_s = time.perf_counter() - t0
+    t = time.perf_counter()
     kb = KnowledgeBase(CoreConfig(chroma_path=store))
+    kb.sync_folder()  # as `bot run` starts: repair, reindex_missing, the shipped articles
     kb.embedder.embed_query("warm up")
-    opened_s = time.perf_counter() - t0
+    opened_s = time.perf_counter() - t
     t = time.perf_counter()
     kb.lexical.ensure_current()
     lexical_s = time.perf_counter() - t
@@ -164,17 +180,21 @@ def measure_size(store: str, base_store: str, copies: int, questions: list[dict]
     t = time.perf_counter()
     kb.retriever.search("warm up the vector index", 8, flt)  # first query loads the HNSW index
     first_query_s = time.perf_counter() - t
+    ready_s = time.time() - spawned_at  # from the process's spawn to its first answer
     rss_loaded = rss_mb()
 
-    # The brute-force baseline searches the very vectors the store holds: the 1× store's, tiled.
-    from knowledge.store import ArticleStore
-
-    base = ArticleStore.open_local(base_store, MODEL)
-    rows = [e for got in _records(base._chunks, ["embeddings"]) for e in got["embeddings"]]
-    matrix = np.tile(np.asarray(rows, dtype=np.float32), (copies, 1))
-    del base, rows
-
     qtexts = [kb.check_question(q["question"]) for q in questions]
+
+    async def ask_all() -> None:
+        for q in qtexts:
+            await kb.ask(q)
+
+    asyncio.run(ask_all())  # what a `bot run` process holds once it has answered every question
+    rss_answered = rss_mb()
+
+    # The brute-force baseline searches the very vectors the store holds: the 1× store's, tiled.
+    matrix = np.tile(np.load(base_vectors), (copies, 1))
+
     vectors = [kb.embedder.embed_query(q) for q in qtexts]
     timings: dict[str, list[float]] = {k: [] for k in ("hybrid", "chroma_dense", "numpy_dense", "bm25", "ask")}
 
@@ -203,6 +223,17 @@ def measure_size(store: str, base_store: str, copies: int, questions: list[dict]
     # costs ~1 ms, so once around the run rather than around each search).
     with threadpool_limits(limits=1, user_api="blas"):
         asyncio.run(run())
+
+    # HNSW recall at the store's ef_search (200): the share of Chroma's top 30 whose cosine
+    # reaches the 30th best of brute force (copies tie exactly, so ids cannot be compared).
+    unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    recalls = []
+    for v in vectors:
+        cos = unit @ (v / np.linalg.norm(v))
+        floor = float(np.partition(-cos, DEPTH - 1)[DEPTH - 1]) * -1
+        got = kb.store.dense_search(v, DEPTH)
+        recalls.append(sum(1 for _, dist in got if 1 - dist >= floor - 1e-4) / DEPTH)
+    del unit
 
     # The cost of one more article at this size: the load, then the lexical index taking it in.
     from knowledge.loading import build_article
@@ -237,7 +268,9 @@ def measure_size(store: str, base_store: str, copies: int, questions: list[dict]
         rr += 1 / rank if rank else 0.0
     return {
         "copies": copies, "chunks": kb.store.chunk_count(), "articles": len(arts),
-        "open_s": round(opened_s, 2), "lexical_open_s": round(lexical_s, 3), "startup_s": round(started_s, 2),
+        "import_s": round(imported_s, 2), "open_s": round(opened_s, 2), "lexical_open_s": round(lexical_s, 3),
+        "startup_s": round(started_s, 2), "ready_s": round(ready_s, 2), "rss_mb_answered": round(rss_answered),
+        "hnsw_recall@30": round(statistics.mean(recalls), 4), "hnsw_recall_min": round(min(recalls), 4),
         "lexical_rebuilds": kb.lexical.stats.rebuilds, "first_query_s": round(first_query_s, 2),
         "load_one_article_ms": round(statistics.median(load_ms), 1), "lexical_take_in_ms": round(statistics.median(take_in_ms), 1),
         "rss_mb_loaded": round(rss_loaded), "numpy_matrix_mb": round(matrix.nbytes / 1e6),
@@ -247,18 +280,33 @@ def measure_size(store: str, base_store: str, copies: int, questions: list[dict]
     }
 
 
-def _child(args: tuple, conn) -> None:
+def prepare(store: str) -> dict:
+    """A first start on a newly built store, not measured: `bot run`'s folder sync loads the
+    shipped articles once, and the 1× store's lexical index is built from Chroma once."""
+    from knowledge import CoreConfig, KnowledgeBase
+
+    t = time.perf_counter()
+    kb = KnowledgeBase(CoreConfig(chroma_path=store))
+    kb.sync_folder()
+    kb.lexical.ensure_current()
+    return {"first_start_s": round(time.perf_counter() - t, 1), "lexical_rebuilds": kb.lexical.stats.rebuilds}
+
+
+def _child(fn, args: tuple, conn) -> None:  # noqa: ANN001
     try:
-        conn.send(measure_size(*args))
+        conn.send(fn(*args))
     except BaseException as exc:  # report, do not hang the parent
         conn.send({"error": f"{exc.__class__.__name__}: {exc}"})
     conn.close()
 
 
-def in_child(*args) -> dict:
+def in_child(fn, *args) -> dict:  # noqa: ANN001
+    """`fn(*args)` in a fresh process; `measure_size` also gets the wall-clock time of the spawn."""
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(args, child))
+    if fn is measure_size:
+        args = (*args, time.time())
+    proc = ctx.Process(target=_child, args=(fn, args, child))
     proc.start()
     child.close()
     out = parent.recv()
@@ -291,6 +339,7 @@ def main() -> None:
                     "50 takes over 20 minutes to build on two cores)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--smoke", action="store_true", help="15 articles at 1×, 2×, 3×, 5 questions, 1 round")
+    ap.add_argument("--build-only", action="store_true", help="build the stores of --sizes in --workdir, measure nothing")
     args = ap.parse_args()
     if not (BBC / "dev_qa.jsonl").is_file():
         sys.exit(f"The BBC corpus is not at {BBC}.")
@@ -313,26 +362,42 @@ def main() -> None:
         base = work / "bbc-1x"
         if not base.exists():
             shutil.copytree(args.source, base)
+    import numpy as np
+
     builds, rows = {}, {}
-    for m in sizes:
+    in_child(prepare, str(base))  # the 1× store's lexical index, before it is copied
+    data = in_child(read_source, str(base))
+    vectors = work / "bbc-1x-vectors.npy"
+    np.save(vectors, data["vectors"])
+    for m in sorted(sizes):
         target = base if m == 1 else work / f"bbc-{m}x"
         if m != 1 and not target.exists():
-            print(f"building {m}× ...", flush=True)
+            # Start from the largest smaller store already built: 50× copies 25× and adds 25.
+            smaller = max([(work / f"bbc-{k}x", k) for k in range(2, m) if (work / f"bbc-{k}x").exists()] + [(base, 1)],
+                          key=lambda p: p[1])
+            print(f"building {m}× from {smaller[1]}× ...", flush=True)
             try:
-                builds[m] = replicate(base, target, m)
+                shutil.copytree(smaller[0], target)
+                builds[m] = in_child(replicate, str(target), data, m, smaller[1])
             except BaseException:
                 shutil.rmtree(target, ignore_errors=True)  # never leave a half-built store to reuse
                 raise
             print(f"  {builds[m]}", flush=True)
+    if args.build_only:
+        return
+    for m in sizes:
+        target = base if m == 1 else work / f"bbc-{m}x"
         print(f"measuring {m}× ...", flush=True)
-        rows[m] = in_child(str(target), str(base), m, questions, args.rounds)
+        prepared = in_child(prepare, str(target))
+        rows[m] = in_child(measure_size, str(target), str(vectors), m, questions, args.rounds)
+        rows[m]["prepare"] = prepared
     cols = [("chunks", lambda r: r["chunks"]), ("hybrid p50", lambda r: r["ms"]["hybrid"]["p50"]),
             ("hybrid p95", lambda r: r["ms"]["hybrid"]["p95"]), ("ask p50", lambda r: r["ms"]["ask"]["p50"]),
             ("ask p95", lambda r: r["ms"]["ask"]["p95"]), ("chroma p50", lambda r: r["ms"]["chroma_dense"]["p50"]),
             ("numpy p50", lambda r: r["ms"]["numpy_dense"]["p50"]), ("bm25 p50", lambda r: r["ms"]["bm25"]["p50"]),
-            ("RSS MB", lambda r: r["rss_mb_loaded"]), ("start-up s", lambda r: r["startup_s"]),
+            ("RSS MB", lambda r: r["rss_mb_answered"]), ("ready s", lambda r: r["ready_s"]), ("start-up s", lambda r: r["startup_s"]),
             ("lexical s", lambda r: r["lexical_open_s"]), ("+1 art. ms", lambda r: r["load_one_article_ms"]),
-            ("hit@1", lambda r: r["hit@1"]), ("mrr@10", lambda r: r["mrr@10"])]
+            ("HNSW rec.", lambda r: r["hnsw_recall@30"]), ("hit@1", lambda r: r["hit@1"]), ("mrr@10", lambda r: r["mrr@10"])]
     print(f"{len(questions)} questions × {args.rounds} rounds, candidates alternating; latencies in ms; {os.cpu_count()} cores")
     print(f"{'size':<6}" + "".join(f"{c:>12}" for c, _ in cols))
     for m, r in rows.items():
