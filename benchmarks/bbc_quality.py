@@ -10,6 +10,7 @@ stated" and "not covered", and where each miss comes from (the ceiling analysis)
 held out: it is never used to fit the answering model (benchmarks/fit_answering.py).
 
     python benchmarks/bbc_quality.py --store data/bbc-bench      # loads the corpus on first run
+    python benchmarks/bbc_quality.py --store data/bbc-full --no-load --baseline main   # main's answer path beside
     python benchmarks/bbc_quality.py --smoke                     # 30 articles, 5 questions (CI)
 
 Writes benchmarks/results/bbc_quality.json (or bbc_quality_smoke.json).
@@ -28,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from knowledge import CoreConfig, KnowledgeBase  # noqa: E402
 from knowledge.evaluation import evaluate, load_questions  # noqa: E402
@@ -145,6 +147,7 @@ def main() -> None:
     ap.add_argument("--store", help="Chroma folder to load into / reuse (default: a temporary one)")
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--no-load", action="store_true", help="ask the store as it is, without loading the missing articles")
+    ap.add_argument("--baseline", help="also run a git ref's answer path (e.g. main) on the same store, printed beside")
     ap.add_argument("--dump", help="write each question's signals (best and answer sentence) to this JSON Lines file")
     ap.add_argument("--modes", default=",".join(MODES), help="retrieval modes to run, comma-separated (default: all three)")
     args = ap.parse_args()
@@ -160,6 +163,18 @@ def main() -> None:
     if args.dump:
         dump_signals(kb, questions, Path(args.dump))
     rows, ceilings = {}, {}
+    baseline = {}
+    if args.baseline:  # the answer path of another commit, on this very store and machine
+        from ask_latency import import_baseline
+
+        tmp_base = tempfile.TemporaryDirectory(prefix="bbc-baseline-")
+        pkg = import_baseline(args.baseline, Path(tmp_base.name))
+        old = pkg.KnowledgeBase(pkg.CoreConfig(chroma_path=store), embedder=kb.embedder)
+        for mode in [m for m in args.modes.split(",") if m in MODES]:
+            old.config = replace(old.config, retrieval=mode)
+            report = asyncio.run(evaluate(old, questions))
+            baseline[mode] = report.summary()
+            ceilings[f"{mode}, baseline {args.baseline}"] = ceiling(report)
     for mode in [m for m in args.modes.split(",") if m in MODES]:
         kb.config = replace(kb.config, retrieval=mode)
         report = asyncio.run(evaluate(kb, questions))
@@ -170,6 +185,9 @@ def main() -> None:
     print(f"{'mode':<16}" + "".join(f"{c:>20}" for c in COLUMNS))
     for mode, s in rows.items():
         print(f"{mode:<16}" + "".join(f"{'-' if s[c] is None else s[c]:>20}" for c in COLUMNS))
+        if mode in baseline:
+            b = baseline[mode]
+            print(f"{'  ' + args.baseline:<16}" + "".join(f"{'-' if b.get(c) is None else b[c]:>20}" for c in COLUMNS))
         if not args.smoke:
             b = BEFORE[mode]
             print(f"{'  before':<16}" + "".join(f"{b.get(c, '-'):>20}" for c in COLUMNS))
@@ -184,7 +202,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "bbc_quality_smoke.json" if args.smoke else "bbc_quality.json"
     (RESULTS / name).write_text(json.dumps({"load": load, "articles": len(kb.list()), "chunks": kb.store.chunk_count(),
-                                            "questions": len(questions), "rows": rows, "before": BEFORE,
+                                            "questions": len(questions), "rows": rows, "baseline": {"ref": args.baseline, "rows": baseline}, "before": BEFORE,
                                             "ceiling": ceilings, "support_step_ms": step}, indent=2) + "\n")
 
 

@@ -6,7 +6,7 @@ weight by name; `benchmarks/fit_answering.py` fits them again in one command):
 - the sentence model: the chance that a sentence holds the answer, from its measurements
   (`support.FEATURES`); the best sentences are quoted;
 - the answerability model: the chance that the question is answerable at all, from the best
-  sentence's measurements and its margin over the runner-up (`ANSWER_FEATURES`). Below
+  sentence's measurements and how far it stands out from the others (`ANSWER_FEATURES`). Below
   `threshold`, the question is refused as "not stated" or "not covered".
 
 Features are standardised with the training mean and scale stored beside the weights, so a
@@ -28,9 +28,11 @@ import numpy as np
 
 WEIGHTS_FILE = "answering.json"
 
-#: The question-level measurements: the best sentence's, and the runner-up's probability.
+#: The question-level measurements: the best sentence's probability, the runner-up's, the best's
+#: share of all candidates' (how far it stands out, whatever the wording makes of the absolute
+#: level), and the best sentence's own measurements.
 ANSWER_FEATURES = (
-    "p_best", "p_second", "similarity", "coverage", "article_coverage", "kind_asked", "kind_match", "focus_asked",
+    "p_best", "p_second", "p_share", "similarity", "coverage", "article_coverage", "kind_asked", "kind_match", "focus_asked",
     "focus_in", "novelty", "names_near", "years_missing", "kind_near", "years_near",
 )
 

@@ -102,11 +102,15 @@ class Verdict:
     confidence: float  # the fitted chance that the question is answerable
 
 
-def answer_vector(p_best: float, p_second: float, feature: Callable[[str], float]) -> np.ndarray:
-    """The answerability model's input (ANSWER_FEATURES): the best sentence's probability, the
-    runner-up's, and the best sentence's own measurements (`feature(name)`)."""
-    own = [feature(name) for name in ANSWER_FEATURES[2:]]
-    return np.array([p_best, p_second, *own], dtype=np.float64)
+def answer_vector(probabilities: Sequence[float], feature: Callable[[str], float]) -> np.ndarray:
+    """The answerability model's input (ANSWER_FEATURES) from the eligible sentences'
+    probabilities, best first: the best, the runner-up, the best's share of them all, and the
+    best sentence's own measurements (`feature(name)`)."""
+    p_best = probabilities[0]
+    p_second = probabilities[1] if len(probabilities) > 1 else 0.0
+    share = p_best / max(1e-9, float(sum(probabilities)))
+    own = [feature(name) for name in ANSWER_FEATURES[3:]]
+    return np.array([p_best, p_second, share, *own], dtype=np.float64)
 
 
 def answer_features(supports: Sequence[Support]) -> np.ndarray | None:
@@ -114,7 +118,7 @@ def answer_features(supports: Sequence[Support]) -> np.ndarray | None:
     ok = [s for s in supports if not s.missing]
     if not ok:
         return None
-    return answer_vector(ok[0].probability, ok[1].probability if len(ok) > 1 else 0.0, ok[0].feature)
+    return answer_vector([s.probability for s in ok], ok[0].feature)
 
 
 def decide(q: Question, supports: Sequence[Support], *, max_quotes: int) -> Verdict:
