@@ -104,13 +104,11 @@ class Verdict:
 
 def answer_vector(probabilities: Sequence[float], feature: Callable[[str], float]) -> np.ndarray:
     """The answerability model's input (ANSWER_FEATURES) from the eligible sentences'
-    probabilities, best first: the best, the runner-up, the best's share of them all, and the
-    best sentence's own measurements (`feature(name)`)."""
-    p_best = probabilities[0]
+    probabilities, best first: the best, the runner-up, and the best sentence's own
+    measurements (`feature(name)`)."""
     p_second = probabilities[1] if len(probabilities) > 1 else 0.0
-    share = p_best / max(1e-9, float(sum(probabilities)))
-    own = [feature(name) for name in ANSWER_FEATURES[3:]]
-    return np.array([p_best, p_second, share, *own], dtype=np.float64)
+    own = [feature(name) for name in ANSWER_FEATURES[2:]]
+    return np.array([probabilities[0], p_second, *own], dtype=np.float64)
 
 
 def answer_features(supports: Sequence[Support]) -> np.ndarray | None:
