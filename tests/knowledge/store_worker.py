@@ -70,7 +70,7 @@ def open_store(where: str, attempts: int | None = None):
     from knowledge import store as store_mod
 
     if attempts is not None:
-        store_mod.OPEN_ATTEMPTS = attempts
+        store_mod.guard.OPEN_ATTEMPTS = attempts
     if ":" in where and not where.startswith("/"):
         host, port = where.rsplit(":", 1)
         return store_mod.ArticleStore.open_server(host, int(port), MODEL)
@@ -106,7 +106,7 @@ def main() -> None:
     from knowledge import store as store_mod
 
     if args.lease:
-        store_mod.LEASE_SECONDS = args.lease
+        store_mod.leases.LEASE_SECONDS = args.lease
     try:
         if args.op == "open":
             import chromadb  # noqa: F401 - imported before the gate, so the opens start together

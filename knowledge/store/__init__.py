@@ -1,0 +1,74 @@
+"""The Chroma store: one collection of whole articles, one of embedded chunks per embedding model.
+
+Writes are all-or-nothing. An article's chunks carry its content version; the article record is
+written last and is the commit point. Readers only see chunks whose version matches a committed
+article record, so a load killed at any moment leaves nothing half-visible. A revised article
+(same id, new text) becomes visible in the single write of its record.
+
+Several processes share one store (the bot, the CLI, the feed poller, a second bot, on one folder
+or one Chroma server), so clean-up must never take another process's work for debris:
+
+- **Intent records with an owner and a lease.** Before its chunks, a load writes an intent record
+  `article#version#owner` (collection `newsbot-pending`) naming its owner (host, pid and a random
+  tag, one per open store) and `lease_until`, renewed before every batch of chunk writes and
+  before the commit. The record is deleted when the load has settled. Recovery (`repair()`, run
+  on every start) treats a load as abandoned only when, for the embedded store, its owner's lock
+  is free (below), or, on a Chroma server, its lease has run out (LEASE_SECONDS); a live load
+  is left alone.
+- **Owner locks for the embedded store.** A process that writes holds `fcntl.flock` on its own
+  file `<store>/newsbot-owners/<owner>.lock` until it exits, so a load killed with -9 is known
+  abandoned at once (the kernel drops the lock) instead of a lease later. A Chroma server has no
+  shared file, so there the lease alone decides (a killed load's invisible chunks are removed
+  by the first start after LEASE_SECONDS).
+- **Clean-up deletes by id, never by "everything but mine".** After its commit, a writer lists
+  the article's chunk ids, then the live intent records, then reads the committed record, in
+  that order, and deletes only chunks of versions that are neither committed nor being loaded.
+  A writer whose commit was overwritten by another process's revision thus deletes its own
+  chunks, not the winner's; a load that starts after the listing is never touched, since its
+  chunks are not in the list. Right after its commit a writer marks its intent `committed`:
+  from then on only the commit record protects its chunks, so whichever of two racing writers
+  settles last sees the other's version as superseded and removes it (the torture benchmark
+  found such orphans when an intent protected its version until the very end). Two revisions racing end with exactly one committed version and
+  its chunks, whichever commit came last. The winner then checks that its chunks are all there
+  and writes them again if not (a lease that ran out while it stalled).
+- **Healing.** `KnowledgeBase.reindex_missing()` compares each committed article's `n_chunks`
+  with the chunks of its committed version (`chunk_census()`) and re-embeds what is short.
+
+A Chroma server that goes away, and a fresh store created by two processes at once: `guard`.
+
+Within a process, `committed()` is an immutable snapshot that writers replace in one assignment,
+so a reader never sees it change under it.
+
+The package, one module per job: `records` (article and chunk records, ids, record tables),
+`articles` (`ArticleStore`: opening, reading, writing), `changes` (the change log other
+processes follow), `leases` (intent records, owner locks, clean-up, recovery, healing) and
+`guard` (an unreachable server, a fresh store created twice).
+"""
+
+from .articles import ArticleStore
+from .changes import CHANGE_GRACE_US, CHANGE_POLL_S, Change, ChangeKind, ChangeLog
+from .guard import OPEN_ATTEMPTS, RETRY_DELAYS
+from .leases import LEASE_SECONDS
+from .records import (
+    _PAGE,
+    ARTICLES,
+    CHANGES,
+    OWNERS_DIR,
+    PENDING,
+    Record,
+    RecordTable,
+    RecordValue,
+    StoredChunk,
+    _chunk_from,
+    chunk_collection_name,
+    chunk_id,
+    date_number,
+    with_outlet,
+)
+
+__all__ = [
+    "_PAGE", "ARTICLES", "CHANGES", "CHANGE_GRACE_US", "CHANGE_POLL_S", "LEASE_SECONDS", "OPEN_ATTEMPTS",
+    "OWNERS_DIR", "PENDING", "RETRY_DELAYS", "ArticleStore", "Change", "ChangeKind", "ChangeLog", "Record",
+    "RecordTable", "RecordValue", "StoredChunk", "_chunk_from", "chunk_collection_name", "chunk_id",
+    "date_number", "with_outlet",
+]

@@ -1,0 +1,386 @@
+"""`ArticleStore`: opening a store, reading committed articles and chunks, and all-or-nothing
+writes (the design is in the package docstring)."""
+
+from __future__ import annotations
+
+import builtins  # `list` is also a method name in this module's classes
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from ..chunking import chunk_members
+from ..embeddings import pack, unpack
+from ..errors import NotFoundError, StoreError, StoreUnavailable
+from ..models import Article, Chunk, Span
+from .changes import ChangeKind, ChangeLog, _ChangeTracking
+from .guard import _Guarded, _guarded_call, _open_retrying
+from .leases import _Leases
+from .records import (
+    _PAGE,
+    ARTICLES,
+    OWNERS_DIR,
+    PENDING,
+    RecordTable,
+    StoredChunk,
+    _article_from,
+    _article_meta,
+    _chunk_from,
+    chunk_collection_name,
+    chunk_id,
+    date_number,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ArticleStore(_ChangeTracking, _Leases):
+    """Articles and their chunk vectors in Chroma (embedded `PersistentClient` or a server)."""
+
+    def __init__(self, client: Any, model_name: str, *, ef_search: int = 200, where: str = "", owners: Path | None = None):
+        self._client = client
+        self._where = where
+        self._lock = threading.RLock()
+        self.model_name = model_name
+        # One owner per open store: intent records name it; `owners` (embedded stores only) is
+        # the folder of owner lock files.
+        self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._owners = owners
+        self._owner_fd: int | None = None
+        self._lease_renewed = 0.0
+        label = where or "the Chroma server"
+
+        def collections() -> tuple[Any, Any, Any]:
+            return (
+                client.get_or_create_collection(ARTICLES, embedding_function=None),
+                client.get_or_create_collection(PENDING, embedding_function=None),
+                client.get_or_create_collection(
+                    chunk_collection_name(model_name),
+                    embedding_function=None,
+                    metadata={"embedding_model": model_name},
+                    configuration={"hnsw": {"space": "cosine", "ef_search": ef_search, "ef_construction": 200}},
+                ),
+            )
+
+        try:
+            articles, pending, chunks = _guarded_call(_open_retrying, label, collections)
+        except StoreError:
+            raise
+        except Exception as exc:  # chromadb raises many types; all mean "cannot use this store"
+            raise StoreError(f"Cannot open the article store at {label}: {exc.__class__.__name__}: {exc}") from exc
+        self._articles = _Guarded(articles, label)
+        self._pending = _Guarded(pending, label)
+        self._chunks = _Guarded(chunks, label)
+        self._committed: Mapping[str, Article] | None = None
+        self.revision = 0
+        self._init_change_log()
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def open_local(cls, path: str | Path, model_name: str, **kw) -> ArticleStore:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        p = Path(path)
+        try:
+            p.mkdir(parents=True, exist_ok=True)
+            # One probe file per process: with a shared name, two processes opening a fresh store
+            # at once removed each other's probe and one was told the folder cannot be written.
+            probe = p / f".write-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            probe.write_text("ok")
+            probe.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreError(f"The article store folder {p} cannot be written ({exc.strerror}). Set CHROMA_PATH to a writable folder.") from exc
+        def make() -> Any:
+            from chromadb.api.client import SharedSystemClient
+
+            try:
+                return chromadb.PersistentClient(path=str(p), settings=ChromaSettings(anonymized_telemetry=False))
+            except Exception:
+                SharedSystemClient.clear_system_cache()  # a half-made client is not reused
+                raise
+
+        try:
+            client = _open_retrying(make)
+        except Exception as exc:
+            raise StoreError(f"The article store at {p} cannot be opened; it may be corrupt ({exc.__class__.__name__}). Move it aside or set CHROMA_PATH to a new folder.") from exc
+        return cls(client, model_name, where=str(p), owners=p / OWNERS_DIR, **kw)
+
+    @classmethod
+    def open_server(cls, host: str, port: int, model_name: str, *, ssl: bool = False, **kw) -> ArticleStore:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        try:
+            client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=ChromaSettings(anonymized_telemetry=False))
+            client.heartbeat()
+        except Exception as exc:
+            raise StoreUnavailable(f"Cannot reach the Chroma server at {host}:{port} ({exc.__class__.__name__}). Is `chroma run` up, and are CHROMA_HOST / CHROMA_PORT right?") from exc
+        return cls(client, model_name, where=f"{host}:{port}", **kw)
+
+    def records(self, name: str) -> RecordTable:
+        """A table of small records beside the articles (e.g. feed subscriptions), in the same
+        embedded folder or server."""
+        try:
+            col = _guarded_call(_open_retrying, self._where, lambda: self._client.get_or_create_collection(name, embedding_function=None))
+            return RecordTable(_Guarded(col, self._where or "the Chroma server"))  # type: ignore[arg-type]
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"Cannot open the {name} records in the article store ({exc.__class__.__name__}).") from exc
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def committed(self) -> Mapping[str, Article]:
+        """Every committed article by id (metadata and text), cached and kept current through
+        the change log (see `_ChangeTracking`).
+
+        An immutable snapshot: writers replace it, never change it, so it may be read without
+        the lock while another thread loads."""
+        with self._lock:
+            if self._committed is not None:
+                self._follow_changes()
+            if self._committed is None:
+                self._cache_cursor = ChangeLog.start()
+                out: dict[str, Article] = {}
+                offset = 0
+                while True:
+                    got = self._articles.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+                    for id_, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                        out[id_] = _article_from(id_, doc or "", meta or {})
+                    if len(got["ids"]) < _PAGE:
+                        break
+                    offset += _PAGE
+                self._committed = MappingProxyType(out)
+            return self._committed
+
+    def refresh(self) -> None:
+        """Forget the cached article records (they are read again on next use)."""
+        with self._lock:
+            self._committed = None
+            self.revision += 1
+
+    def _changed(self, article_id: str, article: Article | None) -> None:
+        # Keep the cache in step with our own write instead of re-reading every record.
+        with self._lock:
+            if self._committed is not None:
+                new = dict(self._committed)
+                if article is None:
+                    new.pop(article_id, None)
+                else:
+                    new[article_id] = article
+                self._committed = MappingProxyType(new)
+            self.revision += 1
+
+    def get(self, article_id: str) -> Article:
+        art = self.committed().get(article_id)
+        if art is None:
+            raise NotFoundError(f"No article with id {article_id!r}; `list` shows the ids.")
+        return art
+
+    def list(self, scopes: Sequence[str] | None = None) -> list[Article]:
+        arts = builtins.list(self.committed().values())
+        if scopes is not None:
+            arts = [a for a in arts if a.scope in scopes]
+        return sorted(arts, key=lambda a: (a.published, a.title), reverse=True)
+
+    def is_visible(self, article_id: str, version: str) -> bool:
+        art = self.committed().get(article_id)
+        return art is not None and art.version == version
+
+    def chunk_count(self) -> int:
+        return self._chunks.count()
+
+    def iter_chunks(self) -> Iterator[StoredChunk]:
+        """Every visible chunk, page by page (for building the lexical index)."""
+        offset = 0
+        while True:
+            got = self._chunks.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+            for id_, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                sc = _chunk_from(id_, doc or "", meta)
+                if self.is_visible(sc.chunk.article_id, sc.version):
+                    yield sc
+            if len(got["ids"]) < _PAGE:
+                return
+            offset += _PAGE
+
+    def sentence_vectors(self, chunks: builtins.list[Chunk], versions: builtins.list[str], dim: int) -> builtins.list[np.ndarray | None]:
+        """The stored sentence vectors of these chunks (None where a chunk has none)."""
+        ids = [chunk_id(c.article_id, v, c.index) for c, v in zip(chunks, versions, strict=True)]
+        if not ids:
+            return []
+        got = self._chunks.get(ids=ids, include=["metadatas"])
+        by_id = {i: (m or {}).get("svec", "") for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+        return [unpack(by_id[i], dim) if by_id.get(i) else None for i in ids]
+
+    def articles_with_chunks(self) -> set[str]:
+        """Ids of the articles that have chunks in this model's collection."""
+        out: set[str] = set()
+        offset = 0
+        while True:
+            got = self._chunks.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            out.update(str((m or {}).get("article_id")) for m in got["metadatas"])
+            if len(got["ids"]) < _PAGE:
+                return out
+            offset += _PAGE
+
+    def _query(self, **kw: Any) -> Any:
+        """Chroma's nearest-neighbour query. A server answering while another process deletes
+        chunks can fail with "Error finding id" (an InternalError; once in 1,058 torture
+        operations on `chroma run`): it is tried again, and if it persists the dense side gives
+        nothing this once (BM25 still answers) instead of failing the question. An unreachable
+        store still raises StoreUnavailable."""
+        from chromadb.errors import ChromaError
+
+        for attempt in range(3):
+            try:
+                return self._chunks.query(**kw)
+            except ChromaError as exc:
+                if attempt == 2:
+                    log.warning("dense search failed (%s: %s); BM25 alone answers this question", exc.__class__.__name__, exc)
+                    return {"ids": [[]], "distances": [[]], "documents": [[]], "metadatas": [[]]}
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def dense_search(self, vector: np.ndarray, k: int, where: dict | None = None,
+                     admits: Callable[[Article], bool] | None = None,
+                     known: Mapping[str, StoredChunk] | None = None) -> builtins.list[tuple[StoredChunk, float]]:
+        """The `k` nearest visible chunks with their cosine distance, nearest first.
+
+        `where` is the filter for Chroma; `admits`, the same filter on a chunk's article, lets the
+        unfiltered index answer first. Chroma's filtered query checks every chunk the filter
+        matches (about 40 ms at 10,000 chunks, against 2 ms unfiltered, and it grows with the
+        store), so the nearest 4·(k+8) are fetched unfiltered and filtered here; Chroma filters
+        only when too few of them pass (a small server's articles in a large store). `known`:
+        chunks already in memory by id (the lexical index's), which are not read again."""
+        query = [vector.tolist()]
+        if where is None or admits is not None:
+            fetch = k + 8 if where is None else 4 * (k + 8)
+            got = self._query(query_embeddings=query, n_results=fetch, include=["distances"])
+            ids, dists = got["ids"][0], got["distances"][0]
+            committed = self.committed()
+            keep: list[tuple[str, float]] = []
+            for id_, dist in zip(ids, dists, strict=True):
+                parts = id_.rsplit("#", 2)  # article id # version # chunk index
+                art = committed.get(parts[0]) if len(parts) == 3 else None
+                if art is not None and art.version == parts[1] and (admits is None or admits(art)):
+                    keep.append((id_, float(dist)))
+            if len(keep) >= k or len(ids) < fetch:
+                keep = keep[:k]
+                if not keep:
+                    return []
+                known = known or {}
+                rows: dict[str, StoredChunk] = {}
+                missing = [i for i, _ in keep if i not in known]
+                if missing:
+                    got = self._chunks.get(ids=missing, include=["documents", "metadatas"])
+                    rows = {i: _chunk_from(i, doc or "", meta) for i, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
+                found = [(rows.get(i) or known.get(i), d) for i, d in keep]
+                return [(sc, d) for sc, d in found if sc is not None]
+        got = self._query(
+            query_embeddings=query, n_results=k + 8, where=where or None,
+            include=["documents", "metadatas", "distances"],
+        )
+        out = []
+        for id_, doc, meta, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True):
+            sc = _chunk_from(id_, doc or "", meta)
+            if self.is_visible(sc.chunk.article_id, sc.version):
+                out.append((sc, float(dist)))
+        return out[:k]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def put(self, article: Article, chunks: builtins.list[Chunk], sentences: builtins.list[Span], vectors: np.ndarray,
+            sentence_vectors: np.ndarray | None = None, *, force: bool = False, if_version: str | None = None) -> str:
+        """Store an article all-or-nothing; returns "loaded", "updated" or "unchanged".
+
+        `sentence_vectors` (one row per sentence span) ride along in each chunk's metadata.
+        `if_version`: commit only if the committed version, read just before the commit, is
+        still this one (a heal must not undo a revision made meanwhile); else "unchanged".
+        When another process commits a revision of the same article at the same moment, the
+        later commit wins and the loser's chunks are removed (see the module docstring)."""
+        with self._lock:
+            old = self.committed().get(article.id)
+            if not force and old is not None and old.version == article.version and old.scope == article.scope:
+                return "unchanged"
+            ids, docs, metas = [], [], []
+            for c, inside in zip(chunks, chunk_members(chunks, sentences), strict=True):
+                spans = ";".join(f"{sentences[i].start - c.start},{sentences[i].end - c.start}" for i in inside)
+                ids.append(chunk_id(article.id, article.version, c.index))
+                docs.append(c.text)
+                metas.append({
+                    "article_id": article.id, "version": article.version, "index": c.index,
+                    "start": c.start, "end": c.end, "sentences": spans, "scope": article.scope,
+                    "source": article.source, "published_n": date_number(article.published),
+                    "svec": pack(sentence_vectors[inside]) if sentence_vectors is not None else "",
+                })
+
+            def write_chunks() -> None:
+                for s in range(0, len(ids), 500):
+                    self._renew(intent, article)
+                    self._chunks.upsert(ids=ids[s : s + 500], documents=docs[s : s + 500], metadatas=metas[s : s + 500], embeddings=vectors[s : s + 500].tolist())
+
+            intent = self._intent_id(article.id, article.version)
+            try:
+                # An intent record first, so recovery after a crash knows what to clean up.
+                self._renew(intent, article, first=True)
+                write_chunks()
+                self._renew(intent, article)
+                if if_version is not None and self._committed_version(article.id) != if_version:
+                    self._settle(article.id, exclude={intent})
+                    self._pending.delete(ids=[intent])
+                    self.refresh()
+                    return "unchanged"
+                # The commit point: one record, one write.
+                self._articles.upsert(ids=[article.id], documents=[article.text], metadatas=[_article_meta(article, len(chunks))], embeddings=[[1.0]])
+                self._log_change(article.id, ChangeKind.PUT)
+                # Committed: from now on the intent no longer protects this version's chunks (if a
+                # later commit supersedes it, that writer's clean-up must remove them).
+                self._renew(intent, article, committed=True)
+                winner, _ = self._settle(article.id, exclude={intent})
+                if winner is not None and winner.version == article.version and self._version_count(article.id, article.version) < len(ids):
+                    # Our chunks went while we stalled past the lease: write them again.
+                    log.warning("rewrote the chunks of %s: they were removed while its load stalled", article.id)
+                    write_chunks()
+                self._pending.delete(ids=[intent])
+            except StoreUnavailable:
+                self._abandon(article.id, intent)
+                raise
+            except Exception as exc:
+                self._abandon(article.id, intent)
+                raise StoreError(f"Writing to the article store failed ({exc.__class__.__name__}); nothing was half-loaded.") from exc
+            self._changed(article.id, winner)
+            return "updated" if old is not None else "loaded"
+
+    def update_metadata(self, article: Article) -> None:
+        """Rewrite an article's record only (e.g. a new outlet carrying the same story)."""
+        with self._lock:
+            got = self._articles.get(ids=[article.id], include=["metadatas"])
+            if not got["ids"]:
+                raise NotFoundError(f"No article with id {article.id!r}.")
+            meta = got["metadatas"][0] or {}
+            if meta.get("version") != article.version:
+                self.refresh()  # revised meanwhile by another process: keep its version
+                return
+            n = int(meta.get("n_chunks", 0))
+            self._articles.upsert(ids=[article.id], documents=[article.text], metadatas=[_article_meta(article, n)], embeddings=[[1.0]])
+            self._log_change(article.id, ChangeKind.METADATA)
+            self._changed(article.id, article)
+
+    def remove(self, article_id: str) -> Article:
+        with self._lock:
+            art = self.get(article_id)
+            self._articles.delete(ids=[article_id])  # uncommit first: its chunks vanish at once
+            winner, _ = self._settle(article_id)
+            self._log_change(article_id, ChangeKind.REMOVE)
+            self._changed(article_id, winner)
+            return art

@@ -1,0 +1,219 @@
+"""Loads shared between processes: intent records with an owner and a lease, owner locks,
+clean-up by id, recovery and healing (the design is in the package docstring)."""
+
+from __future__ import annotations
+
+import builtins  # `list` is also a method name in ArticleStore
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..models import Article
+from .records import _PAGE, _article_from
+
+log = logging.getLogger(__name__)
+
+# A load renews its lease before every 500-chunk batch and before its commit; one batch takes
+# well under a second on the embedded store, so a minute is a stall, not a slow write.
+LEASE_SECONDS = 60.0
+
+
+def _lock_is_free(path: Path) -> bool:
+    """True (and the file removed) when nobody holds the owner lock at `path`."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    try:
+        path.unlink(missing_ok=True)  # unlinked while locked: its owner is gone for good
+    finally:
+        os.close(fd)
+    return True
+
+
+class _Leases:
+    """The parts of `ArticleStore` that keep loads by several processes from losing each
+    other's work: mixed in to keep them apart from reading and writing."""
+
+    _lock: threading.RLock
+    _articles: Any  # chromadb Collections behind the outage guard
+    _chunks: Any
+    _pending: Any
+    model_name: str
+    owner: str
+    _owners: Path | None
+    _owner_fd: int | None
+    _lease_renewed: float
+
+    if TYPE_CHECKING:
+        def committed(self) -> Mapping[str, Article]: ...
+        def refresh(self) -> None: ...
+        def _log_changes_of(self, article_ids: Sequence[str]) -> None: ...
+
+
+    def _abandon(self, article_id: str, intent: str) -> None:
+        """After a failed write: remove what it wrote, if the store lets us (else recovery will,
+        once this process exits or its lease runs out)."""
+        self.refresh()
+        try:
+            self._settle(article_id, exclude={intent})
+            self._pending.delete(ids=[intent])
+        except Exception as exc:  # the store is failing already; the original error matters
+            log.info("could not clean up a failed load of %s now (%s)", article_id, exc.__class__.__name__)
+
+    def _intent_id(self, article_id: str, version: str) -> str:
+        return f"{article_id}#{version}#{self.owner}"
+
+    def _hold_owner_lock(self) -> None:
+        """Take this store's owner lock (embedded stores), held until the process exits."""
+        if self._owners is None or self._owner_fd is not None:
+            return
+        self._owners.mkdir(exist_ok=True)
+        path = self._owners / f"{self.owner}.lock"
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)  # a recovery removed the file between our open and our lock: again
+        self._owner_fd = fd
+
+    def _renew(self, intent: str, article: Article, *, first: bool = False, committed: bool = False) -> None:
+        if first:
+            self._hold_owner_lock()
+        elif not committed and time.time() < self._lease_renewed + LEASE_SECONDS / 4:
+            return
+        self._lease_renewed = time.time()
+        meta = {"article_id": article.id, "version": article.version, "owner": self.owner, "model": self.model_name,
+                "lease_until": self._lease_renewed + LEASE_SECONDS, "committed": committed}
+        self._pending.upsert(ids=[intent], metadatas=[meta], embeddings=[[1.0]])
+
+    def _abandoned(self, meta: Mapping[str, Any]) -> bool:
+        """Whether the load an intent record stands for is dead (see the module docstring).
+
+        On the embedded store the owner's lock alone decides, lease or not: a live process
+        stalled past its lease (a loaded machine) once had its intent removed by another's
+        recovery, and chunks it wrote after that were left with no intent to clean them up."""
+        owner = str(meta.get("owner", ""))
+        if owner == self.owner:
+            return False
+        if self._owners is not None and owner and "/" not in owner:
+            return _lock_is_free(self._owners / f"{owner}.lock")
+        return float(meta.get("lease_until", 0) or 0) < time.time()  # 0 for records without a lease
+
+    def _settle(self, article_id: str, exclude: set[str] | frozenset[str] = frozenset()) -> tuple[Article | None, int]:
+        """Delete the article's chunks that no one needs: neither of the committed version nor of
+        a live load (intent records in `exclude` do not count). Returns the committed article as
+        read now (None if there is none) and how many chunks went.
+
+        The order of the three reads matters: chunks listed first, so a load that begins after
+        the listing is never touched; intent records second, so a load that wrote chunks before
+        the listing is seen live if it has not finished; the commit record last, so a load that
+        finished meanwhile is seen committed."""
+        listed = self._chunks.get(where={"article_id": article_id}, include=[])["ids"]
+        pend = self._pending.get(where={"article_id": article_id}, include=["metadatas"])
+        live = {str((m or {}).get("version")) for i, m in zip(pend["ids"], pend["metadatas"], strict=True)
+                if i not in exclude and not (m or {}).get("committed") and not self._abandoned(m or {})}
+        got = self._articles.get(ids=[article_id], include=["documents", "metadatas"])
+        winner = _article_from(got["ids"][0], got["documents"][0] or "", got["metadatas"][0] or {}) if got["ids"] else None
+        keep = live | ({winner.version} if winner else set())
+        stale = [i for i in listed if (parts := i.rsplit("#", 2)) and len(parts) == 3 and parts[1] not in keep]
+        for s in range(0, len(stale), 500):
+            self._chunks.delete(ids=stale[s : s + 500])
+        return winner, len(stale)
+
+    def _committed_version(self, article_id: str) -> str | None:
+        got = self._articles.get(ids=[article_id], include=["metadatas"])
+        return str((got["metadatas"][0] or {}).get("version", "")) if got["ids"] else None
+
+    def _version_count(self, article_id: str, version: str) -> int:
+        where = {"$and": [{"article_id": article_id}, {"version": version}]}
+        return len(self._chunks.get(where=where, include=[])["ids"])
+
+    def chunk_census(self) -> Counter[tuple[str, str]]:
+        """How many chunks each (article id, version) has here: one metadata-free read."""
+        out: Counter[tuple[str, str]] = Counter()
+        offset = 0
+        while True:
+            got = self._chunks.get(include=[], limit=_PAGE, offset=offset)
+            for id_ in got["ids"]:
+                parts = id_.rsplit("#", 2)
+                if len(parts) == 3:
+                    out[(parts[0], parts[1])] += 1
+            if len(got["ids"]) < _PAGE:
+                return out
+            offset += _PAGE
+
+    def short_articles(self) -> builtins.list[tuple[str, str]]:
+        """(id, version) of committed articles whose committed version has fewer chunks here
+        than its record's `n_chunks` (none at all, after switching embedding models): two
+        reads, the article records' metadata and then the chunk ids."""
+        want: dict[tuple[str, str], int] = {}
+        offset = 0
+        while True:
+            got = self._articles.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            for id_, m in zip(got["ids"], got["metadatas"], strict=True):
+                want[(id_, str((m or {}).get("version", "")))] = max(1, int((m or {}).get("n_chunks", 0) or 0))
+            if len(got["ids"]) < _PAGE:
+                break
+            offset += _PAGE
+        have = self.chunk_census()
+        return sorted(k for k, n in want.items() if have.get(k, 0) < n)
+
+    def pending_count(self) -> int:
+        return int(self._pending.count())
+
+    def repair(self, full: bool = False, *, all_abandoned: bool = False) -> int:
+        """Delete chunks of loads that were abandoned (a crash mid-load); returns how many.
+
+        A load whose owner is alive (or, on a server, whose lease runs) is left alone. The
+        articles checked are those with an intent record and those holding chunks of a version
+        that is not committed (from the chunk ids alone, so this is cheap on every start).
+        `full` is kept for callers; every repair is full now. `all_abandoned=True` (for a
+        checker that knows every writer has stopped) treats every intent as abandoned.
+        """
+        with self._lock:
+            self.refresh()
+            pend = self._pending.get(include=["metadatas"])
+            # A load with another embedding model wrote to another chunk collection: its own
+            # model's processes clean it up.
+            dead = {i for i, m in zip(pend["ids"], pend["metadatas"], strict=True)
+                    if (m or {}).get("model", self.model_name) == self.model_name and (all_abandoned or self._abandoned(m or {}))}
+            articles = {str((m or {}).get("article_id") or i.split("#", 1)[0]) for i, m in zip(pend["ids"], pend["metadatas"], strict=True) if i in dead}
+            # Also every article holding chunks of a version that is not committed, intent or not
+            # (one read of the chunk ids): the 1,000-operation torture runs left 1 and 3 such
+            # orphans without an intent record, on the embedded store and on a server.
+            committed = self.committed()
+            articles |= {a for a, v in self.chunk_census() if (art := committed.get(a)) is None or art.version != v}
+            removed = sum(self._settle(a, exclude=dead)[1] for a in sorted(articles))
+            # a load that committed, then died before its change record
+            self._log_changes_of(sorted(articles))
+            if dead:
+                self._pending.delete(ids=sorted(dead))
+            self._sweep_owner_locks()
+            if removed:
+                log.warning("repaired the store: removed %d chunks of unfinished loads", removed)
+                self.refresh()
+            return removed
+
+    def _sweep_owner_locks(self) -> None:
+        # Lock files of processes that have exited (the lock is free) are removed.
+        if self._owners is None or not self._owners.is_dir():
+            return
+        for path in self._owners.glob("*.lock"):
+            if path.stem != self.owner:
+                _lock_is_free(path)
