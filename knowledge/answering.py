@@ -131,11 +131,14 @@ def decide(q: Question, supports: Sequence[Support], *, max_quotes: int) -> Verd
     if confidence >= m.threshold and best.probability >= m.sentence_min:
         chosen = [best]
         floor = max(m.sentence_min, m.extra_quote_ratio * best.probability)
+        # Further quotes are taken in the supports' order and stop at the first below the floor:
+        # the same as "every one above it" when they are ranked by probability, and, for a
+        # follow-up (the cited articles' sentences first), no jump past the thread's own article
+        # to a likely sentence of another story.
         for s in ok[1:]:
-            if len(chosen) >= max_quotes:
+            if len(chosen) >= max_quotes or s.probability < floor:
                 break
-            if s.probability >= floor:
-                chosen.append(s)
+            chosen.append(s)
         return Verdict(Outcome.ANSWERED, tuple(chosen), (), (), confidence)
     if best.feature("article_coverage") >= m.not_stated_coverage:
         return Verdict(Outcome.NOT_STATED, (), tuple(ok[:RELATED_QUOTES]), (q.focus_phrase,), confidence)
