@@ -13,13 +13,19 @@ Training data (never the BBC dev set, which stays held out for benchmarks/bbc_qu
 - RGB's en_fact.json (`--rgb-store`, loaded by rgb_counterfactual.py the same way): every question
   over its positive passages (answerable), over its first five negative passages (RGB's near
   misses: same topic, no answer) and over RGB's noise-0.8 input (one positive, four negative). A
-  sentence is a positive when it holds the answer (RGB's own answer check).
+  sentence is a positive when it holds the answer (RGB's own answer check);
+- our question set's RGB rows, reader-worded questions over a record's positive passages
+  (answerable) or negative ones (near misses), in the record's fold.
 
 Every case goes through `KnowledgeBase.retrieve`, so the measurements are exactly the ones the
 answer path sees. Folds are by question (a question's RGB conditions stay together). Both models
 are fitted on the training folds only; the answer threshold is chosen on the training folds too.
 The figures per held-out fold are pooled; the "signals" table re-runs the whole cross-validation
 without one group of measurements at a time, which is each signal's measured contribution.
+
+`--compare-models` also cross-validates the alternatives measured and not kept (a depth-3 tree,
+class balancing, an answer model without the wording-bound inputs, a sentence model ranked within
+each question); `--cases-cache F` keeps the measured cases between runs.
 
 Writes knowledge/data/answering.json (not with --smoke) and benchmarks/results/fit_answering.json.
 """
