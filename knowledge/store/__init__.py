@@ -45,7 +45,7 @@ processes follow), `leases` (intent records, owner locks, clean-up, recovery, he
 `guard` (an unreachable server, a fresh store created twice).
 """
 
-from .articles import ArticleStore
+from .articles import ArticleStore, Load
 from .changes import CHANGE_GRACE_US, CHANGE_POLL_S, Change, ChangeKind, ChangeLog
 from .guard import OPEN_ATTEMPTS, RETRY_DELAYS
 from .leases import LEASE_SECONDS
@@ -68,7 +68,7 @@ from .records import (
 
 __all__ = [
     "_PAGE", "ARTICLES", "CHANGES", "CHANGE_GRACE_US", "CHANGE_POLL_S", "LEASE_SECONDS", "OPEN_ATTEMPTS",
-    "OWNERS_DIR", "PENDING", "RETRY_DELAYS", "ArticleStore", "Change", "ChangeKind", "ChangeLog", "Record",
+    "OWNERS_DIR", "PENDING", "RETRY_DELAYS", "ArticleStore", "Load", "Change", "ChangeKind", "ChangeLog", "Record",
     "RecordTable", "RecordValue", "StoredChunk", "_chunk_from", "chunk_collection_name", "chunk_id",
     "date_number", "with_outlet",
 ]

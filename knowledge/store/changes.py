@@ -167,10 +167,14 @@ class _ChangeTracking:
         return out
 
     def _log_change(self, article_id: str, kind: ChangeKind) -> None:
+        self._log_change_all([article_id], kind)
+
+    def _log_change_all(self, article_ids: Sequence[str], kind: ChangeKind) -> None:
+        """One change record per article, written in one call."""
         try:
-            self.changes.write([article_id], kind)
+            self.changes.write(article_ids, kind)
         except Exception as exc:  # the commit stands; other processes see it on their next start
-            log.warning("could not record the change to %s for other processes (%s)", article_id, exc.__class__.__name__)
+            log.warning("could not record the change to %s for other processes (%s)", ", ".join(article_ids), exc.__class__.__name__)
 
     def _log_changes_of(self, article_ids: Sequence[str]) -> None:
         self.changes.write(list(article_ids), ChangeKind.PUT)
