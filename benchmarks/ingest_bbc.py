@@ -35,6 +35,7 @@ import multiprocessing as mp
 import os
 import platform
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -200,9 +201,11 @@ def _child(worker: Callable[..., dict], args: tuple, conn) -> None:
     conn.close()
 
 
-def measure(files: list[Path], *, worker: Callable[..., dict] = newsbot_worker, source: str = "BBC News") -> dict:
+def measure(files: list[Path], *, worker: Callable[..., dict] = newsbot_worker, source: str = "BBC News",
+            keep: Path | None = None) -> dict:
     """Run `worker(paths, store_dir, source)` on `files` in a fresh (spawned) process and a fresh
-    temporary store; returns its figures plus articles/s, chunks/s and the child's peak RSS."""
+    temporary store; returns its figures plus articles/s, chunks/s and the child's peak RSS.
+    `keep`: move the store there afterwards (replacing what was there)."""
     ctx = mp.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="newsbot-bench-") as tmp:
         parent, child = ctx.Pipe(duplex=False)
@@ -211,6 +214,9 @@ def measure(files: list[Path], *, worker: Callable[..., dict] = newsbot_worker, 
         child.close()
         out = parent.recv()
         proc.join()
+        if keep is not None and (Path(tmp) / "store").is_dir():
+            shutil.rmtree(keep, ignore_errors=True)
+            shutil.move(str(Path(tmp) / "store"), keep)
     secs = out["ingest_s"]
     out.update(articles=len(files), articles_per_s=round(len(files) / secs, 2), chunks_per_s=round(out["chunks"] / secs, 1))
     out["embedding_share"] = round(out["embedding_s"] / secs, 3) if "embedding_s" in out else None
@@ -226,6 +232,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="Rounds over the candidates (the order reversed every other round).")
     ap.add_argument("--only", choices=sorted(WORKERS), action="append", help="Measure only these candidates (repeatable).")
     ap.add_argument("--smoke", action="store_true", help="20 articles, written to ingest_bbc_smoke.json.")
+    ap.add_argument("--keep-store", type=Path, help="Keep the store newsbot built in its last round here (for startup.py).")
     args = ap.parse_args()
     if not (BBC / "business" / "001.txt").is_file():
         sys.exit(f"The BBC corpus is not at {BBC}.")
@@ -237,7 +244,7 @@ def main() -> None:
     runs: dict[str, list[dict]] = {n: [] for n in names}
     for r in range(args.rounds):
         for name in (names if r % 2 == 0 else names[::-1]):
-            runs[name].append(measure(files, worker=WORKERS[name]))
+            runs[name].append(measure(files, worker=WORKERS[name], keep=args.keep_store if name == "newsbot" else None))
             print(f"  round {r + 1} {name}: {runs[name][-1]['articles_per_s']} articles/s, {runs[name][-1]['ingest_s']} s, "
                   f"{runs[name][-1]['peak_rss_mb']:.0f} MB peak, load {os.getloadavg()[0]:.1f}", flush=True)
         if "model alone" in names:  # this round's ratios: the machine is shared, so every round counts
