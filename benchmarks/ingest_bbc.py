@@ -18,6 +18,7 @@ every other round), and every round's figures and ratios are printed as well as 
   before the clock starts): the most the model can give, what "≥ 0.85× model-alone" measures.
 
     python benchmarks/ingest_bbc.py --limit 0 --only newsbot --only "model alone"   # the whole corpus
+    python benchmarks/ingest_bbc.py --limit 0 --only newsbot --only "model alone" --side-by-side  # both at once
     python benchmarks/ingest_bbc.py --limit 300  # a quick run (a mix of all five categories)
     python benchmarks/ingest_bbc.py --limit 300 --only newsbot   # ours alone
     python benchmarks/ingest_bbc.py --smoke      # 20 articles, for CI (ingest_bbc_smoke.json)
@@ -42,6 +43,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -232,6 +234,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="Rounds over the candidates (the order reversed every other round).")
     ap.add_argument("--only", choices=sorted(WORKERS), action="append", help="Measure only these candidates (repeatable).")
     ap.add_argument("--smoke", action="store_true", help="20 articles, written to ingest_bbc_smoke.json.")
+    ap.add_argument("--out", default="ingest_bbc.json", help="File name under benchmarks/results/.")
+    ap.add_argument("--side-by-side", action="store_true",
+                    help="Run a round's candidates at the same time (for a long run on a busy shared machine).")
     ap.add_argument("--keep-store", type=Path, help="Keep the store newsbot built in its last round here (for startup.py).")
     args = ap.parse_args()
     if not (BBC / "business" / "001.txt").is_file():
@@ -239,12 +244,22 @@ def main() -> None:
     limit = 20 if args.smoke else args.limit or None
     files = corpus_files(limit)
     names = args.only or list(DEFAULT)
-    print(f"loading {len(files)} BBC articles: {', '.join(names)}; {args.rounds} round(s), alternating ...", flush=True)
+    how = "side by side" if args.side_by_side else "alternating"
+    print(f"loading {len(files)} BBC articles: {', '.join(names)}; {args.rounds} round(s), {how} ...", flush=True)
     load = [round(x, 2) for x in os.getloadavg()]  # the machine is shared: say how busy it was
     runs: dict[str, list[dict]] = {n: [] for n in names}
     for r in range(args.rounds):
-        for name in (names if r % 2 == 0 else names[::-1]):
-            runs[name].append(measure(files, worker=WORKERS[name], keep=args.keep_store if name == "newsbot" else None))
+        order = names if r % 2 == 0 else names[::-1]
+        if args.side_by_side:  # every candidate at once, each in its own process: the same noise for all
+            with ThreadPoolExecutor(len(order)) as pool:
+                futures = {name: pool.submit(measure, files, worker=WORKERS[name], keep=args.keep_store if name == "newsbot" else None)
+                           for name in order}
+                done = {name: f.result() for name, f in futures.items()}
+        for name in order:
+            if args.side_by_side:
+                runs[name].append(done[name])
+            else:
+                runs[name].append(measure(files, worker=WORKERS[name], keep=args.keep_store if name == "newsbot" else None))
             print(f"  round {r + 1} {name}: {runs[name][-1]['articles_per_s']} articles/s, {runs[name][-1]['ingest_s']} s, "
                   f"{runs[name][-1]['peak_rss_mb']:.0f} MB peak, load {os.getloadavg()[0]:.1f}", flush=True)
         if "model alone" in names:  # this round's ratios: the machine is shared, so every round counts
@@ -284,11 +299,11 @@ def main() -> None:
               f"ms per article: first tenth {nb['ms_per_article_first_tenth']}, last tenth {nb['ms_per_article_last_tenth']}")
     report = {
         "corpus": "BBC News 2004-2005 (2,225 articles)", "articles": len(files), "cores": os.cpu_count(),
-        "loadavg_at_start": load, "python": platform.python_version(), "rounds": args.rounds,
+        "loadavg_at_start": load, "python": platform.python_version(), "rounds": args.rounds, "side_by_side": args.side_by_side,
         "rows": rows, "ratios": ratios,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / ("ingest_bbc_smoke.json" if args.smoke else "ingest_bbc.json")
+    out = RESULTS / ("ingest_bbc_smoke.json" if args.smoke else args.out)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written {out.relative_to(ROOT)}")
 
