@@ -47,14 +47,13 @@ class App:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._kb: KnowledgeBase | None = None
-        self.warm = False  # set by commands that will ask: the model and vector index load meanwhile
 
     @property
     def kb(self) -> KnowledgeBase:
         if self._kb is None:
             from knowledge import KnowledgeBase  # the store, the model and numpy: only when needed
 
-            self._kb = KnowledgeBase(self.settings.core(), warm=self.warm)
+            self._kb = KnowledgeBase(self.settings.core())
             self._kb.sync_folder()
         return self._kb
 
@@ -161,7 +160,6 @@ def ask(app: App, question: str, as_json: bool, since: str, outlet: str) -> None
     """Answer QUESTION from the loaded articles, with quoted sources."""
     import asyncio
 
-    app.warm = True
     answer = asyncio.run(_ask(app, question, since=since, outlet=outlet))
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))

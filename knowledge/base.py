@@ -16,7 +16,7 @@ import builtins  # `list` is also a method name in this module's classes
 import functools
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -131,16 +131,9 @@ def _depends_on(article: Article, waiting: Sequence[tuple[Article, frozenset[int
 
 
 class KnowledgeBase:
-    def __init__(self, config: CoreConfig, *, store: ArticleStore | None = None, embedder: Embedder | None = None,
-                 warm: bool = False):
-        """`warm`: for a process about to ask, load the embedding model in a thread while the
-        store opens (importing chromadb alone takes 0.5 s of CPU), and then Chroma's vector
-        index in another while start-up goes on (see `warm_up`)."""
+    def __init__(self, config: CoreConfig, *, store: ArticleStore | None = None, embedder: Embedder | None = None):
         self.config = config
         self.embedder = embedder or self._make_embedder(config)
-        self._warming: builtins.list[threading.Thread] = []
-        if warm:
-            self._in_background(self.embedder.embed_query, "warm-up")
         if store is None:
             if config.chroma_host:
                 store = ArticleStore.open_server(config.chroma_host, config.chroma_port, self.embedder.name, ssl=config.chroma_ssl)
@@ -153,24 +146,6 @@ class KnowledgeBase:
         self._ingest_lock = threading.RLock()
         self._feeds: FeedRegistry | None = None
         self._feeds_lock = threading.Lock()
-        if warm:
-            self._in_background(self.store.warm)
-
-    def _in_background(self, fn: Callable[..., object], *args: object) -> None:
-        def run() -> None:
-            try:
-                fn(*args)
-            except Exception as exc:  # a warm-up only: the real call reports any trouble
-                log.debug("warm-up failed (%s)", exc.__class__.__name__)
-
-        thread = threading.Thread(target=run, name="newsbot-warm-up", daemon=True)
-        thread.start()
-        self._warming.append(thread)
-
-    def warmed(self) -> None:
-        """Wait for the warm-ups `warm=True` started (for measurements; asking never needs to)."""
-        for thread in self._warming:
-            thread.join()
 
     @staticmethod
     def _make_embedder(config: CoreConfig) -> Embedder:

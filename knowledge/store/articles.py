@@ -272,19 +272,6 @@ class ArticleStore(_ChangeTracking, _Leases):
                 return out
             offset += _PAGE
 
-    def warm(self) -> None:
-        """Load the chunk collection's vector index now (one nearest-neighbour query), so the
-        first question does not wait for it (1.2 s on the full BBC store, measured in process)."""
-        try:
-            if self._chunks.count():
-                self._chunks.query(query_embeddings=[[0.0] * self._dimension()], n_results=1, include=[])
-        except Exception as exc:  # a warm-up only: the real query reports any trouble
-            log.debug("vector index warm-up failed (%s)", exc.__class__.__name__)
-
-    def _dimension(self) -> int:
-        got = self._chunks.get(limit=1, include=["embeddings"])
-        return len(got["embeddings"][0]) if len(got["ids"]) else 1
-
     def _query(self, **kw: Any) -> Any:
         """Chroma's nearest-neighbour query. A server answering while another process deletes
         chunks can fail with "Error finding id" (an InternalError; once in 1,058 torture
