@@ -56,7 +56,7 @@ def failure_line(item: Source | str, reason: str) -> str:
 
 
 def run_ingest(kb: KnowledgeBase, paths: list[str], *, scope: str, source: str) -> int:
-    """Load everything through `kb.load`; print a summary; return the exit code (1 if anything
+    """Load everything through `kb.load_many`; print a summary; return the exit code (1 if anything
     failed)."""
     failures: list[tuple[Source, str]] = []
     for raw in paths:
@@ -65,12 +65,14 @@ def run_ingest(kb: KnowledgeBase, paths: list[str], *, scope: str, source: str) 
     items = expand([raw for raw in paths if not _SCHEME.match(raw.strip()) or is_url(raw)])
     counts: Counter[IngestStatus] = Counter()
     # the bar only on a terminal: captured, it is one long line mixed into the output
-    bar = tqdm(items, unit="article", disable=len(items) < 2 or not sys.stderr.isatty(), dynamic_ncols=True)
-    for item in bar:
-        try:
-            counts[kb.load(item, scope, outlet=source).status] += 1
-        except KnowledgeError as exc:
-            failures.append((item, exc.reason))
+    bar = tqdm(total=len(items), unit="article", disable=len(items) < 2 or not sys.stderr.isatty(), dynamic_ncols=True)
+    # read one by one, stored in batches (`KnowledgeBase.load_many`)
+    for item, outcome in kb.load_many(items, scope, outlet=source):
+        if isinstance(outcome, KnowledgeError):
+            failures.append((item, outcome.reason))
+        else:
+            counts[outcome.status] += 1
+        bar.update(1)
         bar.set_postfix(failed=len(failures), refresh=False)
     bar.close()
     for item, reason in failures:

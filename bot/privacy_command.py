@@ -3,15 +3,13 @@ an operator acting on a user's request (the bot may keep running: SQLite seriali
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import click
 
-from .feedback import FeedbackStore, Forgotten
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: asyncio and the feedback store cost `--help` ~100 ms
     from .cli import App
+    from .feedback import Forgotten
 
 
 @click.command("forget-user")
@@ -20,6 +18,9 @@ if TYPE_CHECKING:
 def forget_user(app: App, user_id: int) -> None:
     """Delete what the bot stored about Discord user USER_ID: their questions with the answers to
     them, and their votes (in FEEDBACK_DB)."""
+    import asyncio
+
+    from .feedback import FeedbackStore
 
     async def work() -> Forgotten:
         store = await FeedbackStore.open(app.settings.feedback_db)

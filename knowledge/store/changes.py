@@ -64,14 +64,15 @@ class ChangeLog:
     def __init__(self, collection: Any) -> None:
         self._col = collection
 
-    def write(self, article_ids: Sequence[str], kind: ChangeKind) -> None:
-        if not article_ids:
-            return
+    def write(self, article_ids: Sequence[str], kind: ChangeKind) -> int:
+        """Record a change to these articles; returns the records' `seq`."""
         now = _now_us()
-        self._col.upsert(
-            ids=list(article_ids), embeddings=[[1.0]] * len(article_ids),
-            metadatas=[{"kind": kind.value, "seq": now} for _ in article_ids],
-        )
+        if article_ids:
+            self._col.upsert(
+                ids=list(article_ids), embeddings=[[1.0]] * len(article_ids),
+                metadatas=[{"kind": kind.value, "seq": now} for _ in article_ids],
+            )
+        return now
 
     @staticmethod
     def start() -> int:
@@ -119,6 +120,10 @@ class _ChangeTracking:
         self._cache_cursor = ChangeLog.start()
         self._polled = time.monotonic()
         self.poll_seconds = CHANGE_POLL_S
+        # The change records this process wrote (article id -> seq) and has in its snapshot
+        # already: a poll skips them. Without this, a bulk load re-read every article it had
+        # stored in the last CHANGE_GRACE_US, text included, once a second.
+        self._own_changes: dict[str, int] = {}
 
     @property
     def where(self) -> str:
@@ -167,10 +172,16 @@ class _ChangeTracking:
         return out
 
     def _log_change(self, article_id: str, kind: ChangeKind) -> None:
+        self._log_change_all([article_id], kind)
+
+    def _log_change_all(self, article_ids: Sequence[str], kind: ChangeKind) -> None:
+        """One change record per article, written in one call."""
         try:
-            self.changes.write([article_id], kind)
+            seq = self.changes.write(article_ids, kind)
+            with self._lock:
+                self._own_changes.update(dict.fromkeys(article_ids, seq))
         except Exception as exc:  # the commit stands; other processes see it on their next start
-            log.warning("could not record the change to %s for other processes (%s)", article_id, exc.__class__.__name__)
+            log.warning("could not record the change to %s for other processes (%s)", ", ".join(article_ids), exc.__class__.__name__)
 
     def _log_changes_of(self, article_ids: Sequence[str]) -> None:
         self.changes.write(list(article_ids), ChangeKind.PUT)
@@ -208,5 +219,8 @@ class _ChangeTracking:
         except Exception as exc:  # keep answering from what we have; try again next poll
             log.warning("could not read the store's change log (%s)", exc.__class__.__name__)
             return
-        self.reload([c.article_id for c in changes])
-        self._cache_cursor = cursor
+        with self._lock:
+            own = self._own_changes
+            self.reload([c.article_id for c in changes if own.get(c.article_id) != c.seq])
+            self._cache_cursor = cursor
+            self._own_changes = {i: seq for i, seq in own.items() if seq > cursor}

@@ -63,14 +63,17 @@ class _Leases:
 
 
     def _abandon(self, article_id: str, intent: str) -> None:
+        self._abandon_all([article_id], [intent])
+
+    def _abandon_all(self, article_ids: Sequence[str], intents: Sequence[str]) -> None:
         """After a failed write: remove what it wrote, if the store lets us (else recovery will,
         once this process exits or its lease runs out)."""
         self.refresh()
         try:
-            self._settle(article_id, exclude={intent})
-            self._pending.delete(ids=[intent])
+            self._settle_all(article_ids, exclude=set(intents))
+            self._pending.delete(ids=builtins.list(intents))
         except Exception as exc:  # the store is failing already; the original error matters
-            log.info("could not clean up a failed load of %s now (%s)", article_id, exc.__class__.__name__)
+            log.info("could not clean up a failed load of %s now (%s)", ", ".join(article_ids), exc.__class__.__name__)
 
     def _intent_id(self, article_id: str, version: str) -> str:
         return f"{article_id}#{version}#{self.owner}"
@@ -93,14 +96,20 @@ class _Leases:
         self._owner_fd = fd
 
     def _renew(self, intent: str, article: Article, *, first: bool = False, committed: bool = False) -> None:
+        self._renew_all([(intent, article)], first=first, committed=committed)
+
+    def _renew_all(self, loads: Sequence[tuple[str, Article]], *, first: bool = False, committed: bool = False) -> None:
+        """Write or renew the intent records of these loads (intent id, article) in one call."""
         if first:
             self._hold_owner_lock()
         elif not committed and time.time() < self._lease_renewed + LEASE_SECONDS / 4:
             return
+        if not loads:
+            return
         self._lease_renewed = time.time()
-        meta = {"article_id": article.id, "version": article.version, "owner": self.owner, "model": self.model_name,
-                "lease_until": self._lease_renewed + LEASE_SECONDS, "committed": committed}
-        self._pending.upsert(ids=[intent], metadatas=[meta], embeddings=[[1.0]])
+        metas = [{"article_id": a.id, "version": a.version, "owner": self.owner, "model": self.model_name,
+                  "lease_until": self._lease_renewed + LEASE_SECONDS, "committed": committed} for _, a in loads]
+        self._pending.upsert(ids=[i for i, _ in loads], metadatas=metas, embeddings=[[1.0]] * len(loads))
 
     def _abandoned(self, meta: Mapping[str, Any]) -> bool:
         """Whether the load an intent record stands for is dead (see the module docstring).
@@ -118,23 +127,46 @@ class _Leases:
     def _settle(self, article_id: str, exclude: set[str] | frozenset[str] = frozenset()) -> tuple[Article | None, int]:
         """Delete the article's chunks that no one needs: neither of the committed version nor of
         a live load (intent records in `exclude` do not count). Returns the committed article as
-        read now (None if there is none) and how many chunks went.
+        read now (None if there is none) and how many chunks went (see `_settle_all`)."""
+        winners, removed, _ = self._settle_all([article_id], exclude)
+        return winners[article_id], removed
+
+    def _settle_all(self, article_ids: Sequence[str], exclude: set[str] | frozenset[str] = frozenset(),
+                    ) -> tuple[dict[str, Article | None], int, Counter[tuple[str, str]]]:
+        """`_settle` for several articles in three reads and one delete per 500 chunks. Returns
+        each article's committed record as read now (None if there is none), how many chunks
+        went, and how many chunks each (article, version) kept.
 
         The order of the three reads matters: chunks listed first, so a load that begins after
         the listing is never touched; intent records second, so a load that wrote chunks before
-        the listing is seen live if it has not finished; the commit record last, so a load that
+        the listing is seen live if it has not finished; the commit records last, so a load that
         finished meanwhile is seen committed."""
-        listed = self._chunks.get(where={"article_id": article_id}, include=[])["ids"]
-        pend = self._pending.get(where={"article_id": article_id}, include=["metadatas"])
-        live = {str((m or {}).get("version")) for i, m in zip(pend["ids"], pend["metadatas"], strict=True)
-                if i not in exclude and not (m or {}).get("committed") and not self._abandoned(m or {})}
-        got = self._articles.get(ids=[article_id], include=["documents", "metadatas"])
-        winner = _article_from(got["ids"][0], got["documents"][0] or "", got["metadatas"][0] or {}) if got["ids"] else None
-        keep = live | ({winner.version} if winner else set())
-        stale = [i for i in listed if (parts := i.rsplit("#", 2)) and len(parts) == 3 and parts[1] not in keep]
+        ids = builtins.list(dict.fromkeys(article_ids))
+        if not ids:
+            return {}, 0, Counter()
+        where = {"article_id": ids[0]} if len(ids) == 1 else {"article_id": {"$in": ids}}
+        listed = self._chunks.get(where=where, include=[])["ids"]
+        pend = self._pending.get(where=where, include=["metadatas"])
+        live: set[tuple[str, str]] = set()
+        for i, m in zip(pend["ids"], pend["metadatas"], strict=True):
+            if i not in exclude and not (m or {}).get("committed") and not self._abandoned(m or {}):
+                live.add((str((m or {}).get("article_id")), str((m or {}).get("version"))))
+        got = self._articles.get(ids=ids, include=["documents", "metadatas"])
+        winners: dict[str, Article | None] = dict.fromkeys(ids)
+        for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+            winners[i] = _article_from(i, d or "", m or {})
+        keep = live | {(a.id, a.version) for a in winners.values() if a is not None}
+        stale: builtins.list[str] = []
+        kept: Counter[tuple[str, str]] = Counter()
+        for i in listed:
+            parts = i.rsplit("#", 2)
+            if len(parts) == 3 and (parts[0], parts[1]) in keep:
+                kept[(parts[0], parts[1])] += 1
+            elif len(parts) == 3:
+                stale.append(i)
         for s in range(0, len(stale), 500):
             self._chunks.delete(ids=stale[s : s + 500])
-        return winner, len(stale)
+        return winners, len(stale), kept
 
     def _committed_version(self, article_id: str) -> str | None:
         got = self._articles.get(ids=[article_id], include=["metadatas"])

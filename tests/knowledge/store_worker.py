@@ -89,6 +89,23 @@ def put(store, title: str, text: str, seed: int) -> str:
     return store.put(article, chunks, sentences, vectors)
 
 
+def put_many(store, title: str, text: str, seed: int, count: int) -> list[str]:
+    """`count` articles ("<title> 0", "<title> 1", …) stored in one `put_many`."""
+    from knowledge.chunking import chunk_article
+    from knowledge.loading import build_article
+    from knowledge.store import Load
+
+    rng = np.random.default_rng(seed)
+    loads = []
+    for n in range(count):
+        name = f"{title} {n}"
+        article = build_article(title=name, text=text, url=f"https://example.org/{name.replace(' ', '-').lower()}")
+        chunks, sentences = chunk_article(article.id, article.text, max_words=40)
+        vectors = rng.normal(size=(len(chunks), DIM)).astype(np.float32)
+        loads.append(Load(article, chunks, sentences, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)))
+    return store.put_many(loads)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("op", choices=("put", "open"))
@@ -101,6 +118,7 @@ def main() -> None:
     ap.add_argument("--lease", type=float, default=0.0)
     ap.add_argument("--open-attempts", type=int, default=None)
     ap.add_argument("--hold-intent", action="store_true")
+    ap.add_argument("--count", type=int, default=0, help="store this many articles in one put_many")
     args = ap.parse_args()
     from knowledge import KnowledgeError
     from knowledge import store as store_mod
@@ -121,6 +139,9 @@ def main() -> None:
             store._articles = _Gated(store._articles, Path(args.gate), args.name)
             if args.hold_intent:
                 store._pending = _HeldIntent(store._pending, Path(args.gate), args.name)
+        if args.count:
+            print(json.dumps({"status": put_many(store, args.title, args.text, args.seed, args.count)}), flush=True)
+            return
         print(json.dumps({"status": put(store, args.title, args.text, args.seed)}), flush=True)
     except KnowledgeError as exc:
         print(json.dumps({"error": exc.reason}), flush=True)
