@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins  # `list` is also a method name in this module's classes
+import contextlib
 import functools
 import logging
 import threading
@@ -23,21 +24,23 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from .answering import extractive_answer, refusal
 from .chunking import chunk_article, chunk_members
-from .dedup import as_revision, find_duplicate
+from .dedup import as_revision, find_duplicates, merged, rank_key
 from .embeddings import Embedder, MiniLMOnnx, OpenAIEmbedder, pool_chunks
-from .errors import InputError, KnowledgeError, LimitError, ModelFailure
+from .errors import InputError, KnowledgeError, LimitError, ModelFailure, NotFoundError
 from .followup import Turn, as_turns, cited_first, cited_ids, clean_rewrite, retrieval_text
 from .lexical import LexicalIndex, default_path
 from .llm import LLMAnswerer, LLMConfig
 from .loading import load_file
-from .models import GLOBAL_SCOPE, Answer, Article, Passage
+from .models import GLOBAL_SCOPE, Answer, Article, Chunk, Passage, Span
 from .question import Question, analyse
 from .recency import rerank_for_recency
 from .retrieval import Retrieved, Retriever, SearchFilter
 from .sources import FetchPolicy, Source, article_files, read
-from .store import ArticleStore, with_outlet
+from .store import ArticleStore
 from .support import Support, idf_from, score_sentences
 
 if TYPE_CHECKING:
@@ -90,6 +93,23 @@ class IngestResult:
     status: IngestStatus
     article: Article  # what is (from `plan`: would be) stored; for DUPLICATE the stored story
     added_outlet: str = ""  # DUPLICATE: the outlet added to the stored story ("" if listed already)
+    replaced: tuple[str, ...] = ()  # DUPLICATE: stored copies this one ranks before and takes over from
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """An article's chunks, sentences and vectors, computed before the store-wide decision lock
+    is taken (embedding is the slow part; only the decision and the write are serialised)."""
+
+    article_id: str
+    text: str
+    chunks: list[Chunk]
+    sentences: list[Span]
+    vectors: np.ndarray
+    sentence_vectors: np.ndarray
+
+    def fits(self, article: Article) -> bool:
+        return article.id == self.article_id and article.text == self.text
 
 
 class KnowledgeBase:
@@ -150,10 +170,14 @@ class KnowledgeBase:
             return IngestResult(IngestStatus.UNCHANGED, existing)
         if existing is not None:
             return IngestResult(IngestStatus.UPDATED, as_revision(existing, article))
-        twin = find_duplicate(self.store, article)
-        if twin is not None:
-            merged = with_outlet(twin, article.source)
-            return IngestResult(IngestStatus.DUPLICATE, merged, added_outlet="" if merged is twin else article.source)
+        twins = find_duplicates(self.store, article)
+        if twins:
+            # One copy per story whatever the load order: the copy that ranks first is kept
+            # (`dedup.rank_key`); a later-loaded copy that ranks first takes the story over.
+            added = article.source if article.source and not any(article.source in t.outlets for t in twins) else ""
+            if rank_key(article) < rank_key(twins[0]):
+                return IngestResult(IngestStatus.DUPLICATE, merged(article, twins), added_outlet=added, replaced=tuple(t.id for t in twins))
+            return IngestResult(IngestStatus.DUPLICATE, merged(twins[0], [article]), added_outlet=added)
         if article.scope != GLOBAL_SCOPE:
             count = sum(1 for a in self.store.committed().values() if a.scope == article.scope)
             if count >= self.config.max_articles_per_scope:
@@ -170,20 +194,53 @@ class KnowledgeBase:
           keeping its first publication date, with `updated` set (see `dedup.as_revision`);
         - DUPLICATE: nearly the same text is already stored in this scope under another id
           (the same wire story from another outlet): no copy is made, the outlet is added to
-          the stored article's `outlets`, and the result's article is that stored one.
+          the stored article's `outlets`, and the result's article is that stored one. When
+          the new copy ranks before the stored one (`dedup.rank_key`) it takes over: it is
+          stored with every copy's outlets and the copies it ranks before are removed
+          (`replaced`), so the same files give the same store in any order.
+
+        Embedding happens first, outside any lock. The decision and the write then run under the
+        store-wide decision lock (`ArticleStore.decision_lock`: one process and one thread at a
+        time, across every process sharing the store), after catching up with other processes'
+        changes, so two processes loading copies of one story at once store one of them.
         """
-        # One load at a time per process: the duplicate check, the per-server limit and the write
-        # must see the same store, or two threads loading copies of one story would store both.
-        with self._ingest_lock:
+        first = self.plan(article)  # raises LimitError before any work; says whether to embed
+        prepared = self._prepare(first.article) if first.status in (IngestStatus.LOADED, IngestStatus.UPDATED) or first.replaced else None
+        with self._ingest_lock, self.store.decision_lock():
             planned = self.plan(article)
-            if planned.status is IngestStatus.DUPLICATE:
-                if planned.added_outlet:
-                    self.store.update_metadata(planned.article)
-                return planned
             if planned.status is IngestStatus.UNCHANGED:
+                self._settle_group(planned.article)  # a takeover killed half-way is finished here
+                return planned
+            if planned.status is IngestStatus.DUPLICATE:
+                if planned.replaced:
+                    self._write(planned.article, prepared)
+                elif planned.article != self.store.committed().get(planned.article.id):
+                    self.store.update_metadata(planned.article)
+                self._settle_group(planned.article)
                 return planned
             # LOADED or UPDATED; the store says which it did (another process may have got there first)
-            return replace(planned, status=IngestStatus(self._index(planned.article)))
+            return replace(planned, status=IngestStatus(self._write(planned.article, prepared)))
+
+    def _settle_group(self, story: Article) -> None:
+        """Leave one stored copy of `story`: the one that ranks first (`dedup.rank_key`), with
+        every copy's outlets. Normally there is one already; two remain when a takeover was
+        killed between storing the new copy and removing the old one. Under the decision lock."""
+        current = self.store.committed().get(story.id)
+        if current is None:
+            return
+        twins = find_duplicates(self.store, current)
+        if not twins:
+            return
+        group = [current, *twins]
+        winner = min(group, key=rank_key)
+        losers = [a for a in group if a.id != winner.id]
+        record = merged(winner, losers)
+        if record != winner:
+            self.store.update_metadata(record)
+        for a in losers:
+            with contextlib.suppress(NotFoundError):  # removed meanwhile (`remove` takes no decision lock)
+                self.store.remove(a.id)
+            log.info("%s is the same story as %s, which ranks first: removed", a.id, winner.id)
 
     def read(self, source: Source, scope: str = GLOBAL_SCOPE, *, outlet: str = "") -> Article:
         """The article in `source` (a web address, a `Path`, an `Upload` or `Pasted` text), for
@@ -197,12 +254,21 @@ class KnowledgeBase:
 
     def _index(self, article: Article, *, force: bool = False, if_version: str | None = None) -> str:
         """Chunk and embed an article and write it to the store (the store's status)."""
+        return self._write(article, None, force=force, if_version=if_version)
+
+    def _prepare(self, article: Article) -> _Prepared:
+        """An article's chunks and vectors (the slow part of a load)."""
         chunks, sentences = chunk_article(article.id, article.text, max_words=self.config.chunk_words)
         if not chunks:
             raise InputError(f"“{article.title}” has no sentences to index.")
         sentence_vectors = self.embedder.embed_documents([article.text[s.start : s.end] for s in sentences])
         vectors = pool_chunks(chunk_members(chunks, sentences), sentence_vectors)
-        return self.store.put(article, chunks, sentences, vectors, sentence_vectors, force=force, if_version=if_version)
+        return _Prepared(article.id, article.text, chunks, sentences, vectors, sentence_vectors)
+
+    def _write(self, article: Article, prepared: _Prepared | None, *, force: bool = False, if_version: str | None = None) -> str:
+        """Write an article with its chunks (embedded now unless `prepared` fits it)."""
+        p = prepared if prepared is not None and prepared.fits(article) else self._prepare(article)
+        return self.store.put(article, p.chunks, p.sentences, p.vectors, p.sentence_vectors, force=force, if_version=if_version)
 
     def reindex_missing(self) -> int:
         """Embed again, with this embedding model, committed articles whose committed version

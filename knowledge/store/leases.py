@@ -1,5 +1,26 @@
 """Loads shared between processes: intent records with an owner and a lease, owner locks,
-clean-up by id, recovery and healing (the design is in the package docstring)."""
+clean-up by id, recovery and healing (the design is in the package docstring), and the
+store-wide decision lock.
+
+The decision lock (`decision_lock`) is held while a load decides what to do (new, revision,
+duplicate of a stored story) and does it, so that two processes loading copies of one story at
+the same moment cannot both store them. Within a process a re-entrant thread lock serialises
+threads. Across processes:
+
+- **Embedded store:** `fcntl.flock` on `<store>/newsbot-decide.lock`. The kernel drops it when
+  its holder exits, kill -9 included, so a crash never leaves the store locked.
+- **Chroma server:** no shared file, so a lease record `decide` in the `newsbot-locks`
+  collection, taken by Fischer's timed mutual exclusion: wait until the record is absent or
+  its lease (DECIDE_LEASE_S) has run out, write it with a fresh token, wait DECIDE_SETTLE_S,
+  read it back, and hold the lock only if the token is still ours. Chroma has no
+  compare-and-swap; this is safe as long as a process writes the record within DECIDE_SETTLE_S
+  of reading it free (two local calls: milliseconds), and the holder finishes within the lease
+  (one article's writes, embedding done before the lock). A holder killed with -9 delays other
+  loads by at most the lease.
+
+After taking the lock a process reads the change log at once (not up to CHANGE_POLL_S later),
+so its decision sees every commit made under the lock before.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +30,40 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..models import Article
-from .records import _PAGE, _article_from
+from .records import _PAGE, Record, _article_from
 
 log = logging.getLogger(__name__)
 
 # A load renews its lease before every 500-chunk batch and before its commit; one batch takes
 # well under a second on the embedded store, so a minute is a stall, not a slow write.
 LEASE_SECONDS = 60.0
+# The decision lock on a server: a holder writes one article's chunks and record under it (well
+# under a second to a local server; embedding happens before), so 15 s is a stall, not a load.
+DECIDE_LEASE_S = 15.0
+DECIDE_SETTLE_S = 0.2  # Fischer's delay: far above one read and one write (~3 ms each)
+DECIDE_POLL_S = 0.05
+LOCKS = "newsbot-locks"
+DECIDE_LOCK_FILE = "newsbot-decide.lock"
+_decision_guard = threading.Lock()
+
+
+class _DecisionLock:
+    """One open store's share of the decision lock: a re-entrant thread lock, the depth of
+    nesting, and what is held across processes (a file descriptor or a server token)."""
+
+    def __init__(self) -> None:
+        self.threads = threading.RLock()
+        self.depth = 0
+        self.fd: int | None = None
+        self.token = ""
 
 
 def _lock_is_free(path: Path) -> bool:
@@ -57,9 +99,68 @@ class _Leases:
     _lease_renewed: float
 
     if TYPE_CHECKING:
+        from .records import RecordTable
+
         def committed(self) -> Mapping[str, Article]: ...
         def refresh(self) -> None: ...
         def _log_changes_of(self, article_ids: Sequence[str]) -> None: ...
+        def records(self, name: str) -> RecordTable: ...
+        def catch_up(self) -> None: ...
+
+    @contextmanager
+    def decision_lock(self) -> Iterator[None]:
+        """Hold the store-wide decision lock (see the module docstring); re-entrant. On entry the
+        cached articles are brought up to date with every change logged so far."""
+        with _decision_guard:
+            state: _DecisionLock | None = getattr(self, "_decision", None)
+            if state is None:
+                state = self._decision = _DecisionLock()
+        with state.threads:
+            if state.depth == 0:
+                self._take_decision_lock(state)
+            state.depth += 1
+            try:
+                if state.depth == 1:
+                    self.catch_up()
+                yield
+            finally:
+                state.depth -= 1
+                if state.depth == 0:
+                    self._drop_decision_lock(state)
+
+    def _take_decision_lock(self, state: _DecisionLock) -> None:
+        if self._owners is not None:
+            fd = os.open(self._owners.parent / DECIDE_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            state.fd = fd
+            return
+        table = self.records(LOCKS)
+        token = f"{self.owner}/{uuid.uuid4().hex[:8]}"
+        while True:
+            rec = table.get("decide")
+            if rec is None or float(rec.fields.get("lease_until", 0) or 0) < time.time():
+                table.put(Record("decide", "", {"token": token, "owner": self.owner, "lease_until": time.time() + DECIDE_LEASE_S}))
+                time.sleep(DECIDE_SETTLE_S)
+                rec = table.get("decide")
+                if rec is not None and rec.fields.get("token") == token:
+                    state.token = token
+                    return
+            time.sleep(DECIDE_POLL_S * (1 + (uuid.uuid4().int % 100) / 100))  # jittered: no lock-step retries
+
+    def _drop_decision_lock(self, state: _DecisionLock) -> None:
+        if state.fd is not None:
+            fd, state.fd = state.fd, None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        if state.token:
+            token, state.token = state.token, ""
+            try:
+                table = self.records(LOCKS)
+                rec = table.get("decide")
+                if rec is not None and rec.fields.get("token") == token:
+                    table.delete("decide")
+            except Exception as exc:  # the lease runs out by itself
+                log.info("could not release the decision lock (%s)", exc.__class__.__name__)
 
 
     def _abandon(self, article_id: str, intent: str) -> None:
