@@ -97,6 +97,15 @@ class IngestResult:
 
 
 @dataclass(frozen=True)
+class StoreCheck:
+    """What `KnowledgeBase.check_store` did."""
+
+    full: bool  # every article checked, not only those changed since the last check
+    chunks_removed: int  # chunks of abandoned loads
+    reindexed: int  # committed articles that were short of chunks, embedded again
+
+
+@dataclass(frozen=True)
 class _Prepared:
     """An article's chunks, sentences and vectors, computed before the store-wide decision lock
     is taken (embedding is the slow part; only the decision and the write are serialised)."""
@@ -270,15 +279,18 @@ class KnowledgeBase:
         p = prepared if prepared is not None and prepared.fits(article) else self._prepare(article)
         return self.store.put(article, p.chunks, p.sentences, p.vectors, p.sentence_vectors, force=force, if_version=if_version)
 
-    def reindex_missing(self) -> int:
+    def reindex_missing(self, full: bool = False) -> int:
         """Embed again, with this embedding model, committed articles whose committed version
         lacks chunks in its collection: after switching EMBEDDING_BACKEND (vectors of the old
         model are never mixed in), or a load another process broke; returns how many.
 
         Each article record's `n_chunks` is compared with the chunks of its committed version,
-        counted from one read of the chunk ids (no chunk metadata), so this is cheap on every
-        start (see `ArticleStore.short_articles`)."""
-        short = self.store.short_articles()
+        counted from chunk ids alone (no chunk metadata). On each start only the articles named
+        in the store's change log since the last check are counted, since no other article's
+        chunks can have changed through newsbot; every article is counted when `full`
+        (`python -m bot check`), and on the first start with an embedding model (see
+        `store.leases` for what is checked when, and why that is enough)."""
+        short = self.store.short_articles(full)
         if short:
             self.store.refresh()  # read after the count: a version revised meanwhile is left be
         committed = self.store.committed()
@@ -289,11 +301,17 @@ class KnowledgeBase:
             log.warning("indexed %d stored articles with the %s embedding model", len(missing), self.embedder.name)
         return len(missing)
 
+    def check_store(self, full: bool = False) -> StoreCheck:
+        """Remove what abandoned loads left (`ArticleStore.repair`) and re-embed committed articles
+        short of chunks (`reindex_missing`): run on every start over the articles changed since
+        the last check; `full` checks every article (`python -m bot check`)."""
+        removed = self.store.repair(full)
+        return StoreCheck(full, removed, self.reindex_missing(full))
+
     def sync_folder(self, folder: str | Path = ARTICLES_DIR) -> list[IngestResult]:
         """Make the store match the article files in `folder` (the shipped articles by default):
         new and changed files are loaded, files taken away are removed; idempotent."""
-        self.store.repair()
-        self.reindex_missing()
+        self.check_store()
         folder = Path(folder)
         tag = f"folder:{folder.name}/"
         files = {tag + p.relative_to(folder).as_posix(): p for p in article_files(folder)}

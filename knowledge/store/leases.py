@@ -20,6 +20,27 @@ threads. Across processes:
 
 After taking the lock a process reads the change log at once (not up to CHANGE_POLL_S later),
 so its decision sees every commit made under the lock before.
+
+Checks at start-up (`repair()`, `short_articles()` for `KnowledgeBase.reindex_missing`) look at
+the chunks of the articles that could have gone wrong since the last check, not at every chunk
+id (a census of every chunk id was ~500k ids per process start at 50x the BBC corpus):
+
+- Each check, when done, records a checkpoint in the store (`newsbot-integrity`, one record per
+  check and embedding model): the change-log cursor taken before its reads began.
+- The next check reads the change log since that cursor, and checks only the articles it names,
+  plus every article with an intent record; a store with no checkpoint yet (a new store, or one
+  just switched to another embedding model) gets a full check, as does `full=True`
+  (`python -m bot check`).
+
+Why that is enough: a store's chunks change only through `put`, `remove` and the clean-up they
+and `repair` do, and each leaves the article in the change log after its last chunk write:
+a load logs a change with every renewal of its intent record, which comes before each batch of
+chunk writes (so a load killed at any point, even one whose intent record another process's
+recovery removed, is named), then again at its commit; a removal and a repair log the articles
+they settle. A change record is seen by a later check as long as writers' clocks are within
+CHANGE_GRACE_US of each other (the cursor is held that far back). What this cannot see is a
+chunk deleted or added behind newsbot's back (by hand, by another program, a damaged disk):
+the full check is for that, on demand.
 """
 
 from __future__ import annotations
@@ -38,7 +59,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..models import Article
-from .records import _PAGE, Record, _article_from
+from .changes import ChangeKind, ChangeLog
+from .records import _PAGE, Record, RecordTable, _article_from
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +73,9 @@ DECIDE_LEASE_S = 15.0
 DECIDE_SETTLE_S = 0.2  # Fischer's delay: far above one read and one write (~3 ms each)
 DECIDE_POLL_S = 0.05
 LOCKS = "newsbot-locks"
+INTEGRITY = "newsbot-integrity"
+# Above this many named articles, one read of every chunk id is cheaper than reads by article.
+_LIMITED_CENSUS_MAX = 2000
 DECIDE_LOCK_FILE = "newsbot-decide.lock"
 _decision_guard = threading.Lock()
 
@@ -99,13 +124,13 @@ class _Leases:
     _lease_renewed: float
 
     if TYPE_CHECKING:
-        from .records import RecordTable
-
         def committed(self) -> Mapping[str, Article]: ...
         def refresh(self) -> None: ...
         def _log_changes_of(self, article_ids: Sequence[str]) -> None: ...
         def records(self, name: str) -> RecordTable: ...
         def catch_up(self) -> None: ...
+        def _log_change(self, article_id: str, kind: ChangeKind) -> None: ...
+        changes: ChangeLog
 
     @contextmanager
     def decision_lock(self) -> Iterator[None]:
@@ -202,6 +227,10 @@ class _Leases:
         meta = {"article_id": article.id, "version": article.version, "owner": self.owner, "model": self.model_name,
                 "lease_until": self._lease_renewed + LEASE_SECONDS, "committed": committed}
         self._pending.upsert(ids=[intent], metadatas=[meta], embeddings=[[1.0]])
+        if not committed:
+            # Named in the change log before the chunk writes this renewal precedes, so that a
+            # start-up check looks at this article whatever becomes of the load (module docstring).
+            self._log_change(article.id, ChangeKind.PUT)
 
     def _abandoned(self, meta: Mapping[str, Any]) -> bool:
         """Whether the load an intent record stands for is dead (see the module docstring).
@@ -245,9 +274,49 @@ class _Leases:
         where = {"$and": [{"article_id": article_id}, {"version": version}]}
         return len(self._chunks.get(where=where, include=[])["ids"])
 
-    def chunk_census(self) -> Counter[tuple[str, str]]:
-        """How many chunks each (article id, version) has here: one metadata-free read."""
+    def _integrity(self) -> RecordTable:
+        table: RecordTable | None = getattr(self, "_integrity_table", None)
+        if table is None:
+            table = self._integrity_table = self.records(INTEGRITY)
+        return table
+
+    def _to_check(self, check: str, full: bool) -> tuple[set[str] | None, int]:
+        """The articles `check` must look at (None: every one) and the cursor to record once it
+        is done (see the module docstring)."""
+        cursor = ChangeLog.start()  # before any read: whatever is logged from here on is checked next time
+        if full:
+            return None, cursor
+        rec = self._integrity().get(f"{check}:{self.model_name}")
+        since = rec.fields.get("cursor") if rec is not None else None
+        if not isinstance(since, int):
+            return None, cursor
+        changes, _ = self.changes.since(since)
+        named = {c.article_id for c in changes}
+        return (None if len(named) > _LIMITED_CENSUS_MAX else named), cursor
+
+    def _checked(self, check: str, cursor: int) -> None:
+        self._integrity().put(Record(f"{check}:{self.model_name}", "", {"cursor": int(cursor), "at": time.time()}))
+
+    def chunk_census(self, article_ids: set[str] | None = None) -> Counter[tuple[str, str]]:
+        """How many chunks each (article id, version) has here: one metadata-free read of every
+        chunk id, or of the chunk ids of `article_ids` only."""
         out: Counter[tuple[str, str]] = Counter()
+        if article_ids is not None:
+            ids = sorted(article_ids)
+            for s in range(0, len(ids), 100):
+                part = ids[s : s + 100]
+                where = {"article_id": part[0]} if len(part) == 1 else {"article_id": {"$in": part}}
+                offset = 0
+                while True:
+                    got = self._chunks.get(where=where, include=[], limit=_PAGE, offset=offset)
+                    for id_ in got["ids"]:
+                        parts = id_.rsplit("#", 2)
+                        if len(parts) == 3:
+                            out[(parts[0], parts[1])] += 1
+                    if len(got["ids"]) < _PAGE:
+                        break
+                    offset += _PAGE
+            return out
         offset = 0
         while True:
             got = self._chunks.get(include=[], limit=_PAGE, offset=offset)
@@ -259,20 +328,33 @@ class _Leases:
                 return out
             offset += _PAGE
 
-    def short_articles(self) -> builtins.list[tuple[str, str]]:
+    def short_articles(self, full: bool = False) -> builtins.list[tuple[str, str]]:
         """(id, version) of committed articles whose committed version has fewer chunks here
-        than its record's `n_chunks` (none at all, after switching embedding models): two
-        reads, the article records' metadata and then the chunk ids."""
+        than its record's `n_chunks` (none at all, after switching embedding models): the
+        article records' metadata and then the chunk ids, of every article when `full` or on
+        the first check with this embedding model, else of the articles named in the change
+        log since the last check (module docstring). Records this check as done: the caller
+        heals what is returned."""
+        named, cursor = self._to_check("short", full)
         want: dict[tuple[str, str], int] = {}
-        offset = 0
-        while True:
-            got = self._articles.get(include=["metadatas"], limit=_PAGE, offset=offset)
+
+        def note(got: Mapping[str, Any]) -> None:
             for id_, m in zip(got["ids"], got["metadatas"], strict=True):
                 want[(id_, str((m or {}).get("version", "")))] = max(1, int((m or {}).get("n_chunks", 0) or 0))
-            if len(got["ids"]) < _PAGE:
-                break
-            offset += _PAGE
-        have = self.chunk_census()
+
+        if named is not None:
+            for s in range(0, len(ids := sorted(named)), _PAGE):
+                note(self._articles.get(ids=ids[s : s + _PAGE], include=["metadatas"]))
+        else:
+            offset = 0
+            while True:
+                got = self._articles.get(include=["metadatas"], limit=_PAGE, offset=offset)
+                note(got)
+                if len(got["ids"]) < _PAGE:
+                    break
+                offset += _PAGE
+        have = self.chunk_census(named)
+        self._checked("short", cursor)
         return sorted(k for k, n in want.items() if have.get(k, 0) < n)
 
     def pending_count(self) -> int:
@@ -283,11 +365,14 @@ class _Leases:
 
         A load whose owner is alive (or, on a server, whose lease runs) is left alone. The
         articles checked are those with an intent record and those holding chunks of a version
-        that is not committed (from the chunk ids alone, so this is cheap on every start).
-        `full` is kept for callers; every repair is full now. `all_abandoned=True` (for a
-        checker that knows every writer has stopped) treats every intent as abandoned.
+        that is not committed, found from chunk ids alone: of the articles named in the change
+        log since the last repair, or of every article when `full`, when `all_abandoned`, or
+        when this store has no record of a repair with this embedding model yet (see the
+        module docstring). `all_abandoned=True` (for a checker that knows every writer has
+        stopped) treats every intent as abandoned.
         """
         with self._lock:
+            named, cursor = self._to_check("repair", full or all_abandoned)
             self.refresh()
             pend = self._pending.get(include=["metadatas"])
             # A load with another embedding model wrote to another chunk collection: its own
@@ -299,13 +384,14 @@ class _Leases:
             # (one read of the chunk ids): the 1,000-operation torture runs left 1 and 3 such
             # orphans without an intent record, on the embedded store and on a server.
             committed = self.committed()
-            articles |= {a for a, v in self.chunk_census() if (art := committed.get(a)) is None or art.version != v}
+            articles |= {a for a, v in self.chunk_census(named) if (art := committed.get(a)) is None or art.version != v}
             removed = sum(self._settle(a, exclude=dead)[1] for a in sorted(articles))
             # a load that committed, then died before its change record
             self._log_changes_of(sorted(articles))
             if dead:
                 self._pending.delete(ids=sorted(dead))
             self._sweep_owner_locks()
+            self._checked("repair", cursor)
             if removed:
                 log.warning("repaired the store: removed %d chunks of unfinished loads", removed)
                 self.refresh()
