@@ -16,7 +16,8 @@ threads. Across processes:
   compare-and-swap; this is safe as long as a process writes the record within DECIDE_SETTLE_S
   of reading it free (two local calls: milliseconds), and the holder finishes within the lease
   (one article's writes, embedding done before the lock). A holder killed with -9 delays other
-  loads by at most the lease.
+  loads by at most the lease, and not at all on its own machine, where its exit is seen
+  (`_gone`: its process id no longer exists).
 
 After taking the lock a process reads the change log at once (not up to CHANGE_POLL_S later),
 so its decision sees every commit made under the lock before.
@@ -49,6 +50,7 @@ import builtins  # `list` is also a method name in ArticleStore
 import fcntl
 import logging
 import os
+import socket
 import threading
 import time
 import uuid
@@ -78,6 +80,23 @@ INTEGRITY = "newsbot-integrity"
 _LIMITED_CENSUS_MAX = 2000
 DECIDE_LOCK_FILE = "newsbot-decide.lock"
 _decision_guard = threading.Lock()
+
+
+def _gone(owner: str) -> bool:
+    """Whether `owner` (host-pid-tag) was a process on this machine that has exited: its lock
+    lease need not be waited out (a holder killed with -9 on the same machine as most of a
+    server's clients)."""
+    host, _, rest = owner.rpartition("-")[0].rpartition("-")
+    pid = rest if host else ""
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
 
 
 class _DecisionLock:
@@ -163,7 +182,7 @@ class _Leases:
         token = f"{self.owner}/{uuid.uuid4().hex[:8]}"
         while True:
             rec = table.get("decide")
-            if rec is None or float(rec.fields.get("lease_until", 0) or 0) < time.time():
+            if rec is None or float(rec.fields.get("lease_until", 0) or 0) < time.time() or _gone(str(rec.fields.get("owner", ""))):
                 table.put(Record("decide", "", {"token": token, "owner": self.owner, "lease_until": time.time() + DECIDE_LEASE_S}))
                 time.sleep(DECIDE_SETTLE_S)
                 rec = table.get("decide")
@@ -366,13 +385,12 @@ class _Leases:
         A load whose owner is alive (or, on a server, whose lease runs) is left alone. The
         articles checked are those with an intent record and those holding chunks of a version
         that is not committed, found from chunk ids alone: of the articles named in the change
-        log since the last repair, or of every article when `full`, when `all_abandoned`, or
-        when this store has no record of a repair with this embedding model yet (see the
-        module docstring). `all_abandoned=True` (for a checker that knows every writer has
+        log since the last repair, or of every article when `full` or when this store has no
+        record of a repair with this embedding model yet (see the module docstring). `all_abandoned=True` (for a checker that knows every writer has
         stopped) treats every intent as abandoned.
         """
         with self._lock:
-            named, cursor = self._to_check("repair", full or all_abandoned)
+            named, cursor = self._to_check("repair", full)
             self.refresh()
             pend = self._pending.get(include=["metadatas"])
             # A load with another embedding model wrote to another chunk collection: its own
