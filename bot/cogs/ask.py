@@ -21,7 +21,7 @@ from ..asking import Asker, scopes_for
 from ..conversation import Conversations, question_in
 from ..errors import NO_MENTIONS, report_in_channel
 from ..rendering import answer_embeds
-from ..server_settings import ServerAnswerMode, effective
+from ..server_settings import Effective, ServerAnswerMode, effective
 from .feedback import answer_view
 
 if TYPE_CHECKING:
@@ -62,11 +62,12 @@ class Ask(commands.Cog):
         """Ask a question about the loaded news articles; the answer quotes its sources word for word."""
         question = self.bot.kb.check_question(question)
         flt = await self.asker.search_filter(interaction.guild_id, since=since, outlet=outlet)
-        async with self.asker.turn(interaction.user.id, cooldown=await self._cooldown(interaction.guild_id)):
+        server = await self._server(interaction.guild_id)
+        async with self.asker.turn(interaction.user.id, cooldown=server.cooldown_seconds):
             await interaction.response.defer(thinking=True)
             interaction.extras["public_thinking"] = True  # an error now must remove "thinking…"
             answer = await self.bot.kb.ask(question, flt, executor=self.asker.executor,
-                                           use_model=await self._use_model(interaction.guild_id))
+                                           use_model=server.answer_mode is ServerAnswerMode.MODEL)
         embeds, view = await self._prepare(answer, question, guild_id=interaction.guild_id,
                                            channel_id=interaction.channel_id, user_id=interaction.user.id)
         await interaction.followup.send(embeds=embeds, view=view, allowed_mentions=NO_MENTIONS, wait=True)
@@ -81,7 +82,10 @@ class Ask(commands.Cog):
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         conversations = self.conversations
-        if not await conversations.is_for_me(message) or not await self._answers_in(message):
+        if not await conversations.is_for_me(message):
+            return
+        server = await self._server(message.guild.id if message.guild else None)
+        if not self._answers_in(message, server):
             return
         question = question_in(message, conversations.me.id)
         if not question:
@@ -89,38 +93,33 @@ class Ask(commands.Cog):
                 await message.reply(EMPTY_MENTION_HINT, mention_author=False, allowed_mentions=NO_MENTIONS)
             return
         try:
-            await self._answer_message(message, question)
+            await self._answer_message(message, question, server)
         except Exception as exc:
             await report_in_channel(message, exc)
 
-    async def _cooldown(self, guild_id: int | None) -> float | None:
-        """This server's seconds per question, if its admins set one (`/newsbot settings`)."""
-        return (await self.bot.server_settings.get(guild_id)).cooldown_seconds
-
-    async def _use_model(self, guild_id: int | None) -> bool:
-        """False where the server chose quotes only (`/newsbot settings answer_mode:`)."""
+    async def _server(self, guild_id: int | None) -> Effective:
+        """A server's settings over the bot's defaults (`/newsbot settings`): cooldown, answer
+        mode (quotes only or the model) and answer channels. Read once per question."""
         own = await self.bot.server_settings.get(guild_id)
-        return effective(own, self.bot.settings, has_model=self.bot.kb.llm is not None).answer_mode is ServerAnswerMode.MODEL
+        return effective(own, self.bot.settings, has_model=self.bot.kb.llm is not None)
 
-    async def _answers_in(self, message: discord.Message) -> bool:
+    @staticmethod
+    def _answers_in(message: discord.Message, server: Effective) -> bool:
         """False in a server channel (or a thread of one) outside the channels its admins chose
-        for answering mentions (`/newsbot settings`); True in DMs and where nothing was chosen."""
-        if message.guild is None:
-            return True
-        own = await self.bot.server_settings.get(message.guild.id)
-        channels = effective(own, self.bot.settings, has_model=self.bot.kb.llm is not None).answer_channel_ids
-        if channels is None:
+        for answering mentions; True in DMs and where nothing was chosen."""
+        channels = server.answer_channel_ids
+        if message.guild is None or channels is None:
             return True
         return bool({message.channel.id, getattr(message.channel, "parent_id", None)} & set(channels))
 
-    async def _answer_message(self, message: discord.Message, question: str) -> None:
+    async def _answer_message(self, message: discord.Message, question: str, server: Effective) -> None:
         question = self.bot.kb.check_question(question)
         guild_id = message.guild.id if message.guild else None
-        async with self.asker.turn(message.author.id, cooldown=await self._cooldown(guild_id)):
+        async with self.asker.turn(message.author.id, cooldown=server.cooldown_seconds):
             history = await self.conversations.history(message)
             async with message.channel.typing():
                 answer = await self.bot.kb.ask(question, SearchFilter(scopes=scopes_for(guild_id)), history=history,
-                                               executor=self.asker.executor, use_model=await self._use_model(guild_id))
+                                               executor=self.asker.executor, use_model=server.answer_mode is ServerAnswerMode.MODEL)
         embeds, view = await self._prepare(answer, question, guild_id=guild_id, channel_id=message.channel.id, user_id=message.author.id)
         await message.reply(embeds=embeds, view=view, mention_author=False, allowed_mentions=NO_MENTIONS)
         log.info("answered a message in channel %s (%s, %d turns before)", message.channel.id, answer.mode, len(history))

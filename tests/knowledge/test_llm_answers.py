@@ -16,18 +16,6 @@ Q = "Who is the Chinese Foreign Ministry spokesperson quoted in the article?"
 REAL = "Chinese Foreign Ministry spokesperson Guo Jiakun said at a regular press conference on Tuesday"
 
 
-@pytest.fixture
-def llm_kb(make_kb, openai_standin):
-    def make(**llm):
-        cfg = LLMConfig(model="standin-model", api_key="sk-test", base_url=openai_standin.base_url,
-                        timeout=llm.pop("timeout", 5.0), max_retries=llm.pop("max_retries", 1), **llm)
-        kb = make_kb(llm=cfg)
-        kb.sync_folder()
-        return kb
-
-    return make
-
-
 def _passage_number(request_json, needle):
     prompt = request_json["messages"][-1]["content"]
     for line in prompt.splitlines():

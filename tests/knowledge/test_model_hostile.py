@@ -6,6 +6,7 @@ quotes, or the extractive one with a note. Never an exception, never an unchecke
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from knowledge.chunking import chunk_article, split_sentences
 from knowledge.errors import ModelFailure
-from knowledge.llm import LLMConfig, checked_answer
+from knowledge.llm import checked_answer
 from knowledge.loading import build_article
 from knowledge.models import Passage
 from knowledge.replies import read_draft
@@ -36,15 +37,9 @@ from tests.openai_standin import reply_json, trickle
 
 
 @pytest.fixture
-def llm_kb(make_kb, openai_standin):
-    def make(**llm):
-        cfg = LLMConfig(model="standin-model", api_key="sk-test", base_url=openai_standin.base_url,
-                        timeout=llm.pop("timeout", 10.0), max_retries=llm.pop("max_retries", 0), **llm)
-        kb = make_kb(llm=cfg)
-        kb.sync_folder()
-        return kb
-
-    return make
+def llm_kb(llm_kb):
+    # A hostile server is never retried, and a slow one gets a longer wait by default.
+    return functools.partial(llm_kb, timeout=10.0, max_retries=0)
 
 
 def assert_verified(kb, answer):
