@@ -290,13 +290,14 @@ class KnowledgeBase:
         chunks can have changed through newsbot; every article is counted when `full`
         (`python -m bot check`), and on the first start with an embedding model (see
         `store.leases` for what is checked when, and why that is enough)."""
-        short = self.store.short_articles(full)
+        short, cursor = self.store.short_check(full)
         if short:
             self.store.refresh()  # read after the count: a version revised meanwhile is left be
         committed = self.store.committed()
         missing = [committed[i] for i, v in short if i in committed and committed[i].version == v]
         for a in missing:
             self._index(a, force=True, if_version=a.version)
+        self.store.record_check("short", cursor)  # only once healed: a heal that fails is found again
         if missing:
             log.warning("indexed %d stored articles with the %s embedding model", len(missing), self.embedder.name)
         return len(missing)

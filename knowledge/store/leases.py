@@ -178,7 +178,7 @@ class _Leases:
             fcntl.flock(fd, fcntl.LOCK_EX)
             state.fd = fd
             return
-        table = self.records(LOCKS)
+        table = self._locks()
         token = f"{self.owner}/{uuid.uuid4().hex[:8]}"
         while True:
             rec = table.get("decide")
@@ -199,7 +199,7 @@ class _Leases:
         if state.token:
             token, state.token = state.token, ""
             try:
-                table = self.records(LOCKS)
+                table = self._locks()
                 rec = table.get("decide")
                 if rec is not None and rec.fields.get("token") == token:
                     table.delete("decide")
@@ -293,6 +293,12 @@ class _Leases:
         where = {"$and": [{"article_id": article_id}, {"version": version}]}
         return len(self._chunks.get(where=where, include=[])["ids"])
 
+    def _locks(self) -> RecordTable:
+        table: RecordTable | None = getattr(self, "_locks_table", None)
+        if table is None:
+            table = self._locks_table = self.records(LOCKS)
+        return table
+
     def _integrity(self) -> RecordTable:
         table: RecordTable | None = getattr(self, "_integrity_table", None)
         if table is None:
@@ -313,7 +319,9 @@ class _Leases:
         named = {c.article_id for c in changes}
         return (None if len(named) > _LIMITED_CENSUS_MAX else named), cursor
 
-    def _checked(self, check: str, cursor: int) -> None:
+    def record_check(self, check: str, cursor: int) -> None:
+        """Record that `check` ("repair" or "short") found or put right everything up to
+        `cursor` (from `_to_check`, taken before its reads)."""
         self._integrity().put(Record(f"{check}:{self.model_name}", "", {"cursor": int(cursor), "at": time.time()}))
 
     def chunk_census(self, article_ids: set[str] | None = None) -> Counter[tuple[str, str]]:
@@ -349,11 +357,16 @@ class _Leases:
 
     def short_articles(self, full: bool = False) -> builtins.list[tuple[str, str]]:
         """(id, version) of committed articles whose committed version has fewer chunks here
-        than its record's `n_chunks` (none at all, after switching embedding models): the
+        than its record's `n_chunks` (see `short_check`)."""
+        return self.short_check(full)[0]
+
+    def short_check(self, full: bool = False) -> tuple[builtins.list[tuple[str, str]], int]:
+        """(id, version) of committed articles whose committed version has fewer chunks here
+        than its record's `n_chunks` (none at all, after switching embedding models), from the
         article records' metadata and then the chunk ids, of every article when `full` or on
         the first check with this embedding model, else of the articles named in the change
-        log since the last check (module docstring). Records this check as done: the caller
-        heals what is returned."""
+        log since the last check (module docstring); and the cursor to pass to
+        `record_check("short", …)` once they are healed."""
         named, cursor = self._to_check("short", full)
         want: dict[tuple[str, str], int] = {}
 
@@ -373,8 +386,7 @@ class _Leases:
                     break
                 offset += _PAGE
         have = self.chunk_census(named)
-        self._checked("short", cursor)
-        return sorted(k for k, n in want.items() if have.get(k, 0) < n)
+        return sorted(k for k, n in want.items() if have.get(k, 0) < n), cursor
 
     def pending_count(self) -> int:
         return int(self._pending.count())
@@ -409,7 +421,7 @@ class _Leases:
             if dead:
                 self._pending.delete(ids=sorted(dead))
             self._sweep_owner_locks()
-            self._checked("repair", cursor)
+            self.record_check("repair", cursor)
             if removed:
                 log.warning("repaired the store: removed %d chunks of unfinished loads", removed)
                 self.refresh()
