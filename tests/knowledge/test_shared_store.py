@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -251,3 +252,29 @@ def test_two_processes_loading_copies_of_one_story_at_once_store_it_once(where, 
     mine = [a for a in store.committed().values() if a.text == text]
     assert [a.title for a in mine] == ["Harbour works start"]
     assert _mine(store, mine[0].id) == []
+
+
+def test_a_load_killed_while_holding_the_decision_lock_leaves_it_free(where, tmp_path):
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    proc = _ingester(where, gate, "first", "Harbour works start", STORY.format(n=11), "--commit-gate")
+    _wait(gate / "first.planned", proc)
+    (gate / "first.decide").touch()
+    _wait(gate / "first.ready", proc)  # holding the decision lock, its chunks written
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    store = open_store(where)
+    with store.decision_lock():  # an flock dies with its holder; on a server its owner is seen gone
+        pass
+    assert store.repair(all_abandoned=True) > 0
+    assert not [v for v in violations(store, intents_allowed=True) if v.article_id.startswith("harbour-works-start-")]
+
+
+def test_a_lock_owner_is_gone_only_once_its_process_on_this_machine_has_exited():
+    from knowledge.store.leases import _gone
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    host = socket.gethostname()
+    assert _gone(f"{host}-{ended.stdout.strip()}-0a1b2c3d")
+    assert not _gone(f"{host}-{os.getpid()}-0a1b2c3d")
+    assert not _gone(f"elsewhere-{ended.stdout.strip()}-0a1b2c3d")  # another machine's: only its lease tells
