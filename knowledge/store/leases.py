@@ -149,6 +149,7 @@ class _Leases:
         def records(self, name: str) -> RecordTable: ...
         def catch_up(self) -> None: ...
         def _log_change(self, article_id: str, kind: ChangeKind) -> None: ...
+        def article_versions(self) -> dict[str, str]: ...
         changes: ChangeLog
 
     @contextmanager
@@ -319,6 +320,15 @@ class _Leases:
         named = {c.article_id for c in changes}
         return (None if len(named) > _LIMITED_CENSUS_MAX else named), cursor
 
+    def _versions_of(self, article_ids: set[str]) -> dict[str, str]:
+        """The committed version of each of these articles that is committed, read now."""
+        out: dict[str, str] = {}
+        ids = sorted(article_ids)
+        for s in range(0, len(ids), _PAGE):
+            got = self._articles.get(ids=ids[s : s + _PAGE], include=["metadatas"])
+            out.update((i, str((m or {}).get("version", ""))) for i, m in zip(got["ids"], got["metadatas"], strict=True))
+        return out
+
     def record_check(self, check: str, cursor: int) -> None:
         """Record that `check` ("repair" or "short") found or put right everything up to
         `cursor` (from `_to_check`, taken before its reads)."""
@@ -398,12 +408,14 @@ class _Leases:
         articles checked are those with an intent record and those holding chunks of a version
         that is not committed, found from chunk ids alone: of the articles named in the change
         log since the last repair, or of every article when `full` or when this store has no
-        record of a repair with this embedding model yet (see the module docstring). `all_abandoned=True` (for a checker that knows every writer has
-        stopped) treats every intent as abandoned.
+        record of a repair with this embedding model yet (see the module docstring); their
+        committed versions are read from the article records' metadata (of those articles
+        only, unless full). `all_abandoned=True` (for a checker that knows every writer has
+        stopped) treats every intent as abandoned. Whether a version is kept is decided again
+        by `_settle`, from its own ordered reads, so a load that commits meanwhile is safe.
         """
         with self._lock:
             named, cursor = self._to_check("repair", full)
-            self.refresh()
             pend = self._pending.get(include=["metadatas"])
             # A load with another embedding model wrote to another chunk collection: its own
             # model's processes clean it up.
@@ -413,8 +425,8 @@ class _Leases:
             # Also every article holding chunks of a version that is not committed, intent or not
             # (one read of the chunk ids): the 1,000-operation torture runs left 1 and 3 such
             # orphans without an intent record, on the embedded store and on a server.
-            committed = self.committed()
-            articles |= {a for a, v in self.chunk_census(named) if (art := committed.get(a)) is None or art.version != v}
+            versions = self.article_versions() if named is None else self._versions_of(named)
+            articles |= {a for a, v in self.chunk_census(named) if versions.get(a) != v}
             removed = sum(self._settle(a, exclude=dead)[1] for a in sorted(articles))
             # a load that committed, then died before its change record
             self._log_changes_of(sorted(articles))
