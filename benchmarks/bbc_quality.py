@@ -10,6 +10,7 @@ stated" and "not covered", and where each miss comes from (the ceiling analysis)
 held out: it is never used to fit the answering model (benchmarks/fit_answering.py).
 
     python benchmarks/bbc_quality.py --store data/bbc-bench      # loads the corpus on first run
+    python benchmarks/bbc_quality.py --store data/bbc-full --no-load --baseline main   # main's answer path beside
     python benchmarks/bbc_quality.py --smoke                     # 30 articles, 5 questions (CI)
 
 Writes benchmarks/results/bbc_quality.json (or bbc_quality_smoke.json).
@@ -28,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from knowledge import CoreConfig, KnowledgeBase  # noqa: E402
 from knowledge.evaluation import evaluate, load_questions  # noqa: E402
@@ -109,11 +111,44 @@ def support_step_ms(kb: KnowledgeBase, questions: list[dict], rounds: int = 3) -
     return {"p50": round(statistics.median(times), 2), "p95": round(times[int(0.95 * (len(times) - 1))], 2), "rounds": rounds}
 
 
+def dump_signals(kb: KnowledgeBase, questions: list[dict], path: Path) -> None:
+    """Per question, what the answer step saw (JSON Lines): the decision and its confidence, the
+    best sentence and the one holding the expected answer, each with its measurements. This is
+    how a wrongful refusal is traced to the signal that caused it."""
+    from knowledge.answering import answer_features, decide
+    from knowledge.evaluation import matches
+    from knowledge.support import FEATURES
+
+    def row(s, rank: int) -> dict:
+        text = s.passage.article.text[s.sentence.start : s.sentence.end]
+        return {"rank": rank, "p": round(s.probability, 3), "text": text[:300],
+                "features": {f: round(v, 3) for f, v in zip(FEATURES, s.features, strict=True)}}
+
+    with path.open("w", encoding="utf-8") as out:
+        for q in questions:
+            r = kb.retrieve(str(q["question"]))
+            ok = [s for s in r.supports if not s.missing]
+            v = decide(r.question, r.supports, max_quotes=kb.config.max_quotes)
+            answer, ref = str(q.get("answer") or ""), str(q.get("article") or "")
+            hold = [(n, s) for n, s in enumerate(ok, start=1) if answer and matches(s.passage.article, ref)
+                    and answer.lower() in s.passage.article.text[s.sentence.start : s.sentence.end].lower()]
+            x = answer_features(r.supports)
+            out.write(json.dumps({
+                "id": q.get("id"), "question": q["question"], "answerable": bool(q.get("answerable")), "answer": answer,
+                "outcome": v.outcome.value, "confidence": round(v.confidence, 3), "kind": r.question.kind.value,
+                "focus": r.question.focus, "missing": list(r.supports[0].missing) if r.supports and not ok else [],
+                "answer_input": None if x is None else [round(float(t), 3) for t in x],
+                "best": row(ok[0], 1) if ok else None, "answer_sentence": row(hold[0][1], hold[0][0]) if hold else None,
+            }, ensure_ascii=False) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--store", help="Chroma folder to load into / reuse (default: a temporary one)")
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--no-load", action="store_true", help="ask the store as it is, without loading the missing articles")
+    ap.add_argument("--baseline", help="also run a git ref's answer path (e.g. main) on the same store, printed beside")
+    ap.add_argument("--dump", help="write each question's signals (best and answer sentence) to this JSON Lines file")
     ap.add_argument("--modes", default=",".join(MODES), help="retrieval modes to run, comma-separated (default: all three)")
     args = ap.parse_args()
     questions = load_questions(BBC / "dev_qa.jsonl")
@@ -125,7 +160,21 @@ def main() -> None:
     store = args.store or tempfile.mkdtemp(prefix="bbc-bench-")
     kb = KnowledgeBase(CoreConfig(chroma_path=store))
     load = {"loaded_now": 0, "note": "--no-load: the store as it was"} if args.no_load else load_corpus(kb, paths)
+    if args.dump:
+        dump_signals(kb, questions, Path(args.dump))
     rows, ceilings = {}, {}
+    baseline = {}
+    if args.baseline:  # the answer path of another commit, on this very store and machine
+        from ask_latency import import_baseline
+
+        tmp_base = tempfile.TemporaryDirectory(prefix="bbc-baseline-")
+        pkg = import_baseline(args.baseline, Path(tmp_base.name))
+        old = pkg.KnowledgeBase(pkg.CoreConfig(chroma_path=store), embedder=kb.embedder)
+        for mode in [m for m in args.modes.split(",") if m in MODES]:
+            old.config = replace(old.config, retrieval=mode)
+            report = asyncio.run(evaluate(old, questions))
+            baseline[mode] = report.summary()
+            ceilings[f"{mode}, baseline {args.baseline}"] = ceiling(report)
     for mode in [m for m in args.modes.split(",") if m in MODES]:
         kb.config = replace(kb.config, retrieval=mode)
         report = asyncio.run(evaluate(kb, questions))
@@ -136,6 +185,9 @@ def main() -> None:
     print(f"{'mode':<16}" + "".join(f"{c:>20}" for c in COLUMNS))
     for mode, s in rows.items():
         print(f"{mode:<16}" + "".join(f"{'-' if s[c] is None else s[c]:>20}" for c in COLUMNS))
+        if mode in baseline:
+            b = baseline[mode]
+            print(f"{'  ' + args.baseline:<16}" + "".join(f"{'-' if b.get(c) is None else b[c]:>20}" for c in COLUMNS))
         if not args.smoke:
             b = BEFORE[mode]
             print(f"{'  before':<16}" + "".join(f"{b.get(c, '-'):>20}" for c in COLUMNS))
@@ -150,7 +202,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "bbc_quality_smoke.json" if args.smoke else "bbc_quality.json"
     (RESULTS / name).write_text(json.dumps({"load": load, "articles": len(kb.list()), "chunks": kb.store.chunk_count(),
-                                            "questions": len(questions), "rows": rows, "before": BEFORE,
+                                            "questions": len(questions), "rows": rows, "baseline": {"ref": args.baseline, "rows": baseline}, "before": BEFORE,
                                             "ceiling": ceilings, "support_step_ms": step}, indent=2) + "\n")
 
 

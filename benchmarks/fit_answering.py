@@ -13,13 +13,19 @@ Training data (never the BBC dev set, which stays held out for benchmarks/bbc_qu
 - RGB's en_fact.json (`--rgb-store`, loaded by rgb_counterfactual.py the same way): every question
   over its positive passages (answerable), over its first five negative passages (RGB's near
   misses: same topic, no answer) and over RGB's noise-0.8 input (one positive, four negative). A
-  sentence is a positive when it holds the answer (RGB's own answer check).
+  sentence is a positive when it holds the answer (RGB's own answer check);
+- our question set's RGB rows, reader-worded questions over a record's positive passages
+  (answerable) or negative ones (near misses), in the record's fold.
 
 Every case goes through `KnowledgeBase.retrieve`, so the measurements are exactly the ones the
 answer path sees. Folds are by question (a question's RGB conditions stay together). Both models
 are fitted on the training folds only; the answer threshold is chosen on the training folds too.
 The figures per held-out fold are pooled; the "signals" table re-runs the whole cross-validation
 without one group of measurements at a time, which is each signal's measured contribution.
+
+`--compare-models` also cross-validates the alternatives measured and not kept (a depth-3 tree,
+class balancing, an answer model without the wording-bound inputs, a sentence model ranked within
+each question); `--cases-cache F` keeps the measured cases between runs.
 
 Writes knowledge/data/answering.json (not with --smoke) and benchmarks/results/fit_answering.json.
 """
@@ -42,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from knowledge import CoreConfig, KnowledgeBase, SearchFilter  # noqa: E402
-from knowledge.answerability import ANSWER_FEATURES, AnsweringModel, fit_logistic, save  # noqa: E402
+from knowledge.answerability import ANSWER_FEATURES, AnsweringModel, Logistic, fit_logistic, save  # noqa: E402
 from knowledge.answering import answer_vector  # noqa: E402
 from knowledge.evaluation import load_questions, matches  # noqa: E402
 from knowledge.question import analyse  # noqa: E402
@@ -139,25 +145,28 @@ def measure(kb: KnowledgeBase, question: str, flt: SearchFilter | None, label) -
 
 def qset_cases(kb: KnowledgeBase, path: Path, limit: int | None) -> tuple[list[Case], dict]:
     questions = load_questions(path)
-    skipped = {"metadata": 0, "no article": 0, "article not in the store": 0}
+    # RGB rows have no article: they are asked over their own passages (`rgb_cases`)
+    skipped = {"metadata": 0, "rgb rows (asked over RGB's passages)": 0, "article not in the store": 0}
     stored = kb.list()
     cases = []
     for q in questions[:limit]:
         if analyse(q["question"]).about is not None:
             skipped["metadata"] += 1  # answered from metadata, not by a sentence
             continue
+        if q.get("split") == "rgb":
+            skipped["rgb rows (asked over RGB's passages)"] += 1
+            continue
         answerable = bool(q.get("answerable", True))
         ref, answer, evidence = str(q.get("article", "") or ""), str(q.get("answer", "") or ""), str(q.get("evidence", "") or "")
-        if answerable and not ref:
-            skipped["no article"] += 1
-            continue
-        if ref and not any(matches(a, ref) for a in stored):
+        # a story the corpus holds twice may be stored under either copy
+        refs = [r for r in (ref, *q.get("also_in", ())) if r]
+        if ref and not any(matches(a, r) for a in stored for r in refs):
             skipped["article not in the store"] += 1
             continue
 
-        def label(s, ref=ref, answer=answer, evidence=evidence, answerable=answerable) -> bool:
+        def label(s, refs=refs, answer=answer, evidence=evidence, answerable=answerable) -> bool:
             """The sentence holds the answer (or, with no answer text, overlaps the evidence)."""
-            if not answerable or not matches(s.passage.article, ref):
+            if not answerable or not any(matches(s.passage.article, r) for r in refs):
                 return False
             text = s.passage.article.text
             if answer:
@@ -170,8 +179,8 @@ def qset_cases(kb: KnowledgeBase, path: Path, limit: int | None) -> tuple[list[C
     return cases, {"questions": len(questions[:limit]), "skipped": skipped}
 
 
-def rgb_cases(kb: KnowledgeBase, limit: int | None) -> list[Case]:
-    from rgb_counterfactual import conditions, has_answer
+def rgb_cases(kb: KnowledgeBase, limit: int | None, reader_rows: list[dict]) -> list[Case]:
+    from rgb_counterfactual import conditions, has_answer, scope
 
     records = [json.loads(line) for line in RGB.read_text(encoding="utf-8").splitlines() if line.strip()][:limit]
     rng = random.Random(2333)  # the benchmark's own draw, so "noise 0.8" is the very same input
@@ -192,6 +201,24 @@ def rgb_cases(kb: KnowledgeBase, limit: int | None) -> list[Case]:
             if not len(y):  # passages not loaded (a store still being built)
                 continue
             cases.append(Case(f"rgb:{r['id']}", name, r["query"], answerable, x, y, gated, late))
+    # Our question set rewrites some RGB queries as a reader would ask them, over the record's
+    # positive passages (answerable) or its negative ones (a near miss): worded unlike the
+    # passages, as the BBC dev questions are. They share the record's fold.
+    by_id = {r["id"]: r for r in records}
+    for row in reader_rows:
+        r = by_id.get(row["rgb_id"])
+        if r is None:
+            continue
+        kind = "positive" if row["context"] == "positive" else "negative"
+        scopes = [scope(r["id"], kind, i) for i in range(min(len(r[kind]), 5))]
+
+        def label(s, answer=r["answer"]) -> bool:
+            a = s.passage.article
+            return "-neg-" not in a.scope and has_answer(a.text[s.sentence.start : s.sentence.end], answer)
+
+        x, y, gated, late = measure(kb, row["question"], SearchFilter(scopes=tuple(scopes)), label)
+        if len(y):
+            cases.append(Case(f"rgb:{r['id']}", f"rgb reader {kind}", row["question"], kind == "positive", x, y, gated, late))
     return cases
 
 
@@ -205,7 +232,7 @@ def sentence_x(c: Case, late: bool) -> np.ndarray:
 
 def columns(drop: tuple[str, ...], late: bool = False) -> tuple[list[int], list[int]]:
     keep_s = [i for i, f in enumerate(names_of(late)) if f not in drop]
-    keep_a = [i for i, f in enumerate(ANSWER_FEATURES) if f not in drop]
+    keep_a = [i for i, f in enumerate(ANSWER_FEATURES) if f not in drop and f not in OPTIONS["answer_drop"]]
     return keep_s, keep_a
 
 
@@ -222,22 +249,115 @@ def answer_rows(cases: list[Case], sent_model, keep_s: list[int], gate: bool, la
         order = idx[np.argsort(-p)]
         ps = np.sort(p)[::-1]
         best = c.x[order[0]]
-        vec = answer_vector(float(ps[0]), float(ps[1]) if len(ps) > 1 else 0.0, lambda n, best=best: float(best[FEATURES.index(n)]))
+        vec = answer_vector([float(v) for v in ps], lambda n, best=best: float(best[FEATURES.index(n)]))
         out.append((vec, ps, order))
     return out
 
 
+OPTIONS: dict = {"balanced": False, "answer_model": "logistic", "answer_drop": (), "sentence_model": "pointwise"}
+# The answerability inputs that depend most on the question's wording: how many of its words
+# a sentence or article repeats, and the embedding cosine (the dev set's paraphrases score low).
+WORDING = ("similarity", "coverage", "article_coverage")
+
+
+class Tree:
+    """A shallow classification tree (CART, Gini), the inspectable alternative to the logistic
+    answerability model: compared under the same cross-validation (--compare-models)."""
+
+    def __init__(self, node: dict, features: list[str]) -> None:
+        self.node, self.features = node, features
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, features: list[str], sw: np.ndarray | None = None, depth: int = 3,
+            min_leaf: int = 20) -> Tree:
+        w = np.ones(len(y)) if sw is None else sw
+
+        def grow(idx: np.ndarray, d: int) -> dict:
+            tot = w[idx].sum()
+            p = float((w[idx] * y[idx]).sum() + 1) / float(tot + 2)  # Laplace-smoothed leaf
+            if d == 0 or len(idx) < 2 * min_leaf or p in (0.0, 1.0):
+                return {"p": p}
+            best = None
+            for j in range(x.shape[1]):
+                order = idx[np.argsort(x[idx, j], kind="stable")]
+                xs, ws, wy = x[order, j], w[order], w[order] * y[order]
+                cw, cy = np.cumsum(ws), np.cumsum(wy)
+                for k in range(min_leaf, len(order) - min_leaf):
+                    if xs[k] == xs[k - 1]:
+                        continue
+                    lw, ly, rw, ry = cw[k - 1], cy[k - 1], tot - cw[k - 1], cy[-1] - cy[k - 1]
+                    gini = ly * (1 - ly / lw) + ry * (1 - ry / rw)
+                    if best is None or gini < best[0]:
+                        best = (gini, j, float((xs[k] + xs[k - 1]) / 2))
+            if best is None:
+                return {"p": p}
+            _, j, t = best
+            left, right = idx[x[idx, j] <= t], idx[x[idx, j] > t]
+            return {"feature": j, "name": features[j], "at": t, "le": grow(left, d - 1), "gt": grow(right, d - 1)}
+
+        return cls(grow(np.arange(len(y)), depth), features)
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        out = []
+        for row in x:
+            n = self.node
+            while "p" not in n:
+                n = n["le"] if row[n["feature"]] <= n["at"] else n["gt"]
+            out.append(n["p"])
+        return np.array(out)
+
+
+def fit_ranked(x: np.ndarray, y: np.ndarray, group: np.ndarray, features: list[str], *, l2: float = 1.0,
+               steps: int = 400) -> Logistic:
+    """The sentence model fitted to rank within each question (a conditional logit: the chance that
+    the answer sentences win among that question's candidates), then calibrated to a probability
+    by a one-feature logistic regression on its score (Platt). A pointwise fit learns that long,
+    word-rich questions have likelier sentences; this one learns only which sentence of a
+    question to quote. The result is an ordinary Logistic (weights scaled, bias shifted)."""
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    z = (x - mean) / scale
+    keep = np.isin(group, np.unique(group[y > 0]))  # questions with an answer sentence teach the ranking
+    z_k, y_k, g_k = z[keep], y[keep], group[keep]
+    _, g_idx = np.unique(g_k, return_inverse=True)
+    n_g = int(g_idx.max()) + 1 if len(g_idx) else 0
+    w = np.zeros(z.shape[1])
+    lr = 0.5
+    for _ in range(steps):
+        sc = z_k @ w
+        sc = sc - np.bincount(g_idx, weights=sc, minlength=n_g)[g_idx] / np.bincount(g_idx, minlength=n_g)[g_idx]
+        e = np.exp(np.clip(sc, -30, 30))
+        tot = np.bincount(g_idx, weights=e, minlength=n_g)
+        pos = np.bincount(g_idx, weights=e * y_k, minlength=n_g)
+        p_all = e / tot[g_idx]  # softmax within the question
+        p_pos = e * y_k / np.maximum(pos[g_idx], 1e-300)  # softmax within its answer sentences
+        grad = z_k.T @ (p_pos - p_all) - l2 * w  # gradient of the log-likelihood
+        w += lr * grad / max(1, n_g)
+    score = z @ w
+    platt = fit_logistic(score.reshape(-1, 1), y, ["score"])
+    a = float(platt.weights[0] / platt.scale[0])
+    return Logistic(tuple(features), a * w, float(platt.bias - a * platt.mean[0]), mean, scale)
+
+
 def fit(cases: list[Case], drop: tuple[str, ...] = (), gate: bool = True, late: bool = False):
     keep_s, keep_a = columns(drop, late)
-    rows = [(sentence_x(c, late)[i], c.y[i]) for c in cases for i in range(len(c.y)) if not (gate and c.gated[i])]
+    rows = [(sentence_x(c, late)[i], c.y[i], n) for n, c in enumerate(cases) for i in range(len(c.y)) if not (gate and c.gated[i])]
     x = np.array([r[0] for r in rows])[:, keep_s]
     y = np.array([r[1] for r in rows])
-    sent = fit_logistic(x, y, [names_of(late)[i] for i in keep_s])
+    names_s = [names_of(late)[i] for i in keep_s]
+    if OPTIONS["sentence_model"] == "ranked":
+        sent = fit_ranked(x, y, np.array([r[2] for r in rows]), names_s)
+    else:
+        sent = fit_logistic(x, y, names_s)
     ans = answer_rows(cases, sent, keep_s, gate, late)
     ax = np.array([a[0][keep_a] for a in ans if a is not None])
     # the target: some eligible sentence holds the answer (else refusing is the right call)
     ay = np.array([float(c.answerable and bool(c.y[a[2]].any())) for c, a in zip(cases, ans, strict=True) if a is not None])
-    answerable = fit_logistic(ax, ay, [ANSWER_FEATURES[i] for i in keep_a])
+    names_a = [ANSWER_FEATURES[i] for i in keep_a]
+    # balanced: each class weighs half, so the cut is not pulled toward the majority class
+    sw = np.where(ay > 0, 0.5 / max(1e-9, ay.mean()), 0.5 / max(1e-9, 1 - ay.mean())) if OPTIONS["balanced"] else None
+    answerable = Tree.fit(ax, ay, names_a, sw) if OPTIONS["answer_model"] == "tree" else fit_logistic(ax, ay, names_a, sample_weight=sw)
     # every case counts in the choice, a ruled-out one as certainly refused
     conf = np.array([0.0 if a is None else float(answerable.probability(a[0][keep_a].reshape(1, -1))[0]) for a in ans])
     truth = np.array([c.answerable for c in cases])
@@ -324,11 +444,24 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="a few questions; writes no weights")
     ap.add_argument("--sources", default="rgb,qset", help="training sources, comma-separated (default: rgb,qset)")
     ap.add_argument("--late-interaction", action="store_true", help="also measure token-level MaxSim as a signal (slow)")
+    ap.add_argument("--balanced", action="store_true", help="weigh answerable and unanswerable cases equally in the answerability model")
+    ap.add_argument("--sentence-model", choices=("pointwise", "ranked"), default="pointwise",
+                    help="pointwise logistic, or ranked within each question then calibrated (see fit_ranked)")
+    ap.add_argument("--compare-models", action="store_true",
+                    help="also cross-validate logistic vs a depth-3 tree, each with and without class balancing")
+    ap.add_argument("--cases-cache", help="pickle of the measured cases: read if present, else written (saves re-measuring)")
     args = ap.parse_args()
+    OPTIONS["balanced"] = args.balanced
+    OPTIONS["sentence_model"] = args.sentence_model
     started = time.perf_counter()
     limit = 6 if args.smoke else None
     cases: list[Case] = []
     info: dict = {}
+    if args.cases_cache and Path(args.cases_cache).exists():
+        import pickle
+
+        cases, info = pickle.loads(Path(args.cases_cache).read_bytes())
+        args.sources = ""
     tmp = tempfile.TemporaryDirectory(prefix="fit-answering-") if args.smoke else None
     if tmp is not None:  # the smoke run loads what its few questions need into stores of its own
         args.rgb_store, args.bbc_store = f"{tmp.name}/rgb", f"{tmp.name}/bbc"
@@ -339,9 +472,10 @@ def main() -> None:
         load_passages(rgb, [json.loads(line) for line in RGB.read_text(encoding="utf-8").splitlines() if line.strip()][:limit])
     global LATE
     LATE = LateInteraction(rgb.embedder) if args.late_interaction else None
-    if "rgb" in args.sources:
-        cases += rgb_cases(rgb, limit)
     qset = Path(args.qset)
+    if "rgb" in args.sources:
+        reader = [q for q in load_questions(qset) if q.get("split") == "rgb"] if "qset" in args.sources and qset.exists() else []
+        cases += rgb_cases(rgb, limit, reader)
     if "qset" in args.sources and qset.exists():
         bbc = KnowledgeBase(CoreConfig(chroma_path=args.bbc_store), embedder=rgb.embedder)
         if tmp is not None:
@@ -353,13 +487,40 @@ def main() -> None:
             sys.exit(f"{args.bbc_store} holds no articles: build it with benchmarks/bbc_quality.py --store {args.bbc_store}")
         qcases, info = qset_cases(bbc, qset, limit)
         cases += qcases
-    else:
+    elif args.sources:
         print(f"(no question set at {qset}: fitting on RGB only)")
+    if args.cases_cache and not Path(args.cases_cache).exists():
+        import pickle
+
+        Path(args.cases_cache).write_bytes(pickle.dumps((cases, info)))
     if info:
         print(f"question set: {info}")
     print(f"{len(cases)} cases ({sum(c.answerable for c in cases)} answerable), {sum(len(c.y) for c in cases)} sentences, "
           f"measured in {time.perf_counter() - started:.0f} s", flush=True)
     folds = 2 if args.smoke else FOLDS
+    if args.compare_models:
+        print("\nanswerability model, cross-validated (answer acc / refused / wrongful), all and reader-worded RGB rows")
+        for model_kind in ("logistic", "tree"):
+            for balanced in (False, True):
+                OPTIONS.update(answer_model=model_kind, balanced=balanced)
+                c = cross_validate(cases, folds=folds)
+                cells = [c["all"]] + [c[k] for k in ("rgb reader positive", "rgb reader negative", "qset") if k in c]
+                print(f"  {model_kind + (' balanced' if balanced else ''):<20}" + "  ".join(
+                    f"{x['answer_accuracy']}/{x['refusal_accuracy']}/{x['wrongful_refusals']}/top {x['top_sentence_right']}" for x in cells), flush=True)
+        OPTIONS.update(answer_model="logistic", balanced=args.balanced, answer_drop=WORDING)
+        c = cross_validate(cases, folds=folds)
+        cells = [c["all"]] + [c[k] for k in ("rgb reader positive", "rgb reader negative", "qset") if k in c]
+        print(f"  {'logistic, no wording':<20}" + "  ".join(
+            f"{x['answer_accuracy']}/{x['refusal_accuracy']}/{x['wrongful_refusals']}/top {x['top_sentence_right']}" for x in cells), flush=True)
+        for sm in ("ranked",):
+            for balanced in (False, True):
+                OPTIONS.update(answer_model="logistic", balanced=balanced, answer_drop=(), sentence_model=sm)
+                c = cross_validate(cases, folds=folds)
+                cells = [c["all"]] + [c[k] for k in ("rgb reader positive", "rgb reader negative", "qset") if k in c]
+                print(f"  {sm + ' sentences' + (' bal' if balanced else ''):<20}" + "  ".join(
+                    f"{x['answer_accuracy']}/{x['refusal_accuracy']}/{x['wrongful_refusals']}/top {x['top_sentence_right']}"
+                    for x in cells), flush=True)
+        OPTIONS.update(answer_model="logistic", balanced=args.balanced, answer_drop=(), sentence_model=args.sentence_model)
     cv = cross_validate(cases, folds=folds)
     ablations = {"all signals": cv["all"], "without the missing-name gate": cross_validate(cases, gate=False, folds=folds)["all"]}
     for name, feats in SIGNALS.items():

@@ -28,7 +28,9 @@ import numpy as np
 
 WEIGHTS_FILE = "answering.json"
 
-#: The question-level measurements: the best sentence's, and the runner-up's probability.
+#: The question-level measurements: the best sentence's probability, the runner-up's, and the best
+#: sentence's own measurements. (The best's share of all candidates' probability was measured and
+#: dropped: −0.003 wrongful refusals, −0.007 refusals under cross-validation, benchmarks/README.md.)
 ANSWER_FEATURES = (
     "p_best", "p_second", "similarity", "coverage", "article_coverage", "kind_asked", "kind_match", "focus_asked",
     "focus_in", "novelty", "names_near", "years_missing", "kind_near", "years_near",

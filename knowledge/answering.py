@@ -102,11 +102,13 @@ class Verdict:
     confidence: float  # the fitted chance that the question is answerable
 
 
-def answer_vector(p_best: float, p_second: float, feature: Callable[[str], float]) -> np.ndarray:
-    """The answerability model's input (ANSWER_FEATURES): the best sentence's probability, the
-    runner-up's, and the best sentence's own measurements (`feature(name)`)."""
+def answer_vector(probabilities: Sequence[float], feature: Callable[[str], float]) -> np.ndarray:
+    """The answerability model's input (ANSWER_FEATURES) from the eligible sentences'
+    probabilities, best first: the best, the runner-up, and the best sentence's own
+    measurements (`feature(name)`)."""
+    p_second = probabilities[1] if len(probabilities) > 1 else 0.0
     own = [feature(name) for name in ANSWER_FEATURES[2:]]
-    return np.array([p_best, p_second, *own], dtype=np.float64)
+    return np.array([probabilities[0], p_second, *own], dtype=np.float64)
 
 
 def answer_features(supports: Sequence[Support]) -> np.ndarray | None:
@@ -114,7 +116,7 @@ def answer_features(supports: Sequence[Support]) -> np.ndarray | None:
     ok = [s for s in supports if not s.missing]
     if not ok:
         return None
-    return answer_vector(ok[0].probability, ok[1].probability if len(ok) > 1 else 0.0, ok[0].feature)
+    return answer_vector([s.probability for s in ok], ok[0].feature)
 
 
 def decide(q: Question, supports: Sequence[Support], *, max_quotes: int) -> Verdict:
@@ -129,11 +131,14 @@ def decide(q: Question, supports: Sequence[Support], *, max_quotes: int) -> Verd
     if confidence >= m.threshold and best.probability >= m.sentence_min:
         chosen = [best]
         floor = max(m.sentence_min, m.extra_quote_ratio * best.probability)
+        # Further quotes are taken in the supports' order and stop at the first below the floor:
+        # the same as "every one above it" when they are ranked by probability, and, for a
+        # follow-up (the cited articles' sentences first), no jump past the thread's own article
+        # to a likely sentence of another story.
         for s in ok[1:]:
-            if len(chosen) >= max_quotes:
+            if len(chosen) >= max_quotes or s.probability < floor:
                 break
-            if s.probability >= floor:
-                chosen.append(s)
+            chosen.append(s)
         return Verdict(Outcome.ANSWERED, tuple(chosen), (), (), confidence)
     if best.feature("article_coverage") >= m.not_stated_coverage:
         return Verdict(Outcome.NOT_STATED, (), tuple(ok[:RELATED_QUOTES]), (q.focus_phrase,), confidence)

@@ -143,6 +143,11 @@ class Question:
     focus: str  # stem of the thing asked for, "" when there is none
     about: MetaField | None  # a question about the article itself
     parts: tuple[str, ...]  # the question split into its separate asks (itself when one)
+    core: tuple[str, ...] = ()  # the terms of what is asked, without the scene-setting context (`core_text`)
+
+    @property
+    def core_terms(self) -> tuple[str, ...]:
+        return self.core or self.terms
 
     @property
     def name_stems(self) -> tuple[frozenset[str], ...]:
@@ -240,6 +245,28 @@ def _asking_sentence(q: str) -> str:
     return (asks[-1] if asks else sents[-1]) if sents else q
 
 
+# Context a reader adds around what they ask: "…, according to Time Warner's results", "…, which
+# showed …", "At the party meeting over the feud, which MP …", a scene-setting sentence before the
+# question. The BBC dev questions average 19 words (15 of 60 carry such a clause), ours 10 (17 of
+# 749): measured on the whole question, the answer sentence's share of the words falls with every
+# clause of context, though the sentence answers just as well.
+_CONTEXT_CLAUSES = (
+    re.compile(r"^according to [^,?]{2,80},\s*", re.I),
+    re.compile(r",?\s*according to [^,?]{2,80}(?=[,?]|$)", re.I),
+    re.compile(r"^(?:at|on|during|apart from|after|before|amid|in|with|among|from|for|as|when|while|since|following) [^,?]{3,80},\s*(?=[a-z]+\b)", re.I),
+    re.compile(r",\s*(?:which|who|whose|where|when|as|after|amid|while|by comparison with|in the \w+ (?:showing|that)|having)\b[^,?]{3,120}(?=[,?]|$)", re.I),
+)
+MIN_CORE_TERMS = 3  # below this the clauses were the question itself: keep every term
+
+
+def core_text(question: str) -> str:
+    """What is asked, without the scene-setting context around it (`_CONTEXT_CLAUSES`)."""
+    q = _asking_sentence(question)
+    for rx in _CONTEXT_CLAUSES:
+        q = rx.sub("", q)
+    return q.strip(" ,")
+
+
 def analyse(question: str) -> Question:
     q = " ".join(question.split())
     low = q.lower()
@@ -248,9 +275,10 @@ def analyse(question: str) -> Question:
     toks = [w for w in words(q) if w not in STOPWORDS and w not in QUESTION_WORDS]
     terms = tuple(dict.fromkeys(stem(w) for w in toks))
     figures = frozenset(stem(w) for w in toks if _NUMERAL.match(w) and not re.match(r"^\d$", w))
+    core = tuple(dict.fromkeys(stem(w) for w in words(core_text(q)) if w not in STOPWORDS and w not in QUESTION_WORDS))
     return Question(
         text=q, terms=terms, names=_names(q), figures=figures, kind=_kind(ask), focus=_focus(ask), about=about,
-        parts=split_parts(q),
+        parts=split_parts(q), core=core if len(core) >= MIN_CORE_TERMS and core != terms else (),
     )
 
 

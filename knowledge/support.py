@@ -9,7 +9,8 @@ by a few measurements (`FEATURES`), and a small logistic regression fitted on la
 - meaning: the cosine between the question's and the sentence's embeddings (sentence vectors are
   computed once at load time and stored with their chunk), and its gap to the best sentence;
 - words: coverage of the question's content words weighted by rarity (IDF), in the sentence itself
-  and, at a discount, in its neighbours and the headline; and in the whole article;
+  and, at a discount, in its neighbours and the headline (of what is asked, without the context a
+  reader sets around it: `question.core_text`); and of the whole question in the article;
 - the answer: an answer of the asked kind the question does not already contain (an amount for
   "how much did it cost", a count for "how many", a date for "when", a name for "who", "where",
   "which company"), the question's focus ("which *analyst*"), and how much of the sentence is new
@@ -174,10 +175,15 @@ def score_sentences(
     q = question if isinstance(question, Question) else analyse(question)
     weights = {t: idf(t) for t in q.terms}
     total = sum(weights.values()) or 1.0
+    # a sentence is measured against what is asked, the article against the whole question
+    # (its context clauses describe the article too): see question.core_text
+    core = {t: weights.get(t) or idf(t) for t in q.core_terms}
+    core_total = sum(core.values()) or 1.0
     seen: set[tuple[str, int]] = set()
     rows: list[tuple[Passage, Span, list[float], tuple[str, ...]]] = []
     per_article: dict[str, tuple[tuple[str, ...], float, float]] = {}
-    name_stems = q.name_stems
+    asked = set(q.core_terms)
+    name_stems = tuple(ns for ns in q.name_stems if ns <= asked) or q.name_stems
     years = [f for f in q.figures if _YEAR.match(f)]
     rank_of: dict[str, int] = {}
     for n, p in enumerate(passages):
@@ -201,7 +207,7 @@ def score_sentences(
             seen.add(key)
             near = (stems[i - 1] if i > 0 else set()) | (stems[i + 1] if i + 1 < len(sents) else set())
             own = ctx = 0.0
-            for t, w in weights.items():
+            for t, w in core.items():
                 if t in stems[i]:
                     own += w
                     ctx += w
@@ -216,7 +222,7 @@ def score_sentences(
             # "Who won Wimbledon in 2019?": a passage about 2018's final is a near miss
             years_near = (sum(1 for y in years if y in stems[i] or y in near) / len(years)) if years else 1.0
             feats = [
-                float(sims[i]) if sims is not None else 0.0, 0.0, own / total, 0.0, ctx / total, art_cov,
+                float(sims[i]) if sims is not None else 0.0, 0.0, own / core_total, 0.0, ctx / core_total, art_cov,
                 float(q.kind is not AnswerKind.OTHER), float(kind_match(q, sentence)), float(bool(q.focus)),
                 float(bool(q.focus) and (q.focus in stems[i])), novelty, names_near, years_missing,
                 1.0 / rank_of[a.id], float(s.start == 0 or (p.chunk.index == 0 and i == 0)), kind_near(q, sentence),

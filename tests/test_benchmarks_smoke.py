@@ -31,6 +31,8 @@ CASES = [
                  id="rgb_counterfactual"),
     pytest.param("fit_answering", RGB, [("cross_validated", "all", "answer_accuracy"), ("signals", "all signals", "refusal_accuracy"),
                                         ("model", "answerable", "weights")], id="fit_answering"),
+    pytest.param("ask_latency", BBC, [("versions", "this tree", "median_ms"), ("versions", "this tree", "round_medians_ms")],
+                 id="ask_latency"),
     pytest.param("scale", BBC, [("rows", "1", "ms", "ask", "p50"), ("rows", "3", "ms", "numpy_dense", "p50"), ("rows", "3", "ms", "bm25", "p95"),
                                 ("rows", "1", "rss_mb_loaded"), ("rows", "1", "lexical_open_s"), ("rows", "3", "load_one_article_ms"), ("rows", "1", "mrr@10")], id="scale"),
     pytest.param("ingest_bbc", BBC, [("rows", "newsbot", "articles_per_s"), ("rows", "chroma", "peak_rss_mb"),

@@ -8,6 +8,7 @@ from knowledge.question import (
     AnswerKind,
     MetaField,
     analyse,
+    core_text,
     missing_names,
     missing_years,
     split_parts,
@@ -85,3 +86,25 @@ def test_names_missing_from_an_article_are_found_with_their_other_forms():
     assert missing_names(analyse("What did the 45 envoys agree?"), article) == ("45",)
     assert missing_years(analyse("What did the envoys agree in 2024?"), article) == ("2024",)
     assert missing_names(analyse("What did the envoys agree in 2024?"), article) == ()  # a year alone does not rule out
+
+
+@pytest.mark.parametrize(("question", "core"), [
+    ("How many subscribers did AOL shed in the final quarter of 2004, according to Time Warner's results?",
+     "How many subscribers did AOL shed in the final quarter of 2004?"),
+    ("According to the club, who will replace the manager?", "who will replace the manager?"),
+    ("How many firms took part in the survey, which showed confidence weakening for the first time since 2003?",
+     "How many firms took part in the survey?"),
+    ("At the party meeting over the feud, which MP warned that division could wreck the party?",
+     "which MP warned that division could wreck the party?"),
+    ("Who is the chief executive of Cairn Energy?", "Who is the chief executive of Cairn Energy?"),
+])
+def test_the_core_of_a_question_drops_the_context_a_reader_sets_around_it(question, core):
+    assert core_text(question) == core
+
+
+def test_a_sentence_is_scored_against_the_core_and_a_bare_core_keeps_every_term():
+    q = analyse("How many subscribers did AOL shed in the final quarter, according to Time Warner's results?")
+    assert "warner" not in q.core_terms and "subscrib" in q.core_terms and "warner" in q.terms
+    # "What was that show?" asks through its context: too few terms of its own to score by
+    short = analyse("When Dame Julie Andrews saw the musical, she returned to her first theatre. What was that show?")
+    assert short.core_terms == short.terms
