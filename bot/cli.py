@@ -222,6 +222,17 @@ def remove(app: App, article_id: str) -> None:
 
 
 @cli.command()
+@click.pass_obj
+def check(app: App) -> None:
+    """Check every stored article's chunks: remove what abandoned loads left and re-embed what
+    is missing. Each start checks only the articles changed since the last check; this also
+    finds chunks removed or added behind newsbot's back."""
+    done = app.kb.check_store(full=True)
+    click.echo(f"checked {len(app.kb.list()):,} articles: removed {done.chunks_removed:,} chunks of unfinished loads, "
+               f"re-embedded {done.reindexed:,} articles short of chunks")
+
+
+@cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--source", default="", help="Outlet name for files that do not name one.")
 @click.option("--scope", default=GLOBAL_SCOPE, show_default=True, help="Load into one Discord server's articles (its id).")

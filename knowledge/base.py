@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins  # `list` is also a method name in this module's classes
+import contextlib
 import functools
 import logging
 import threading
@@ -28,9 +29,9 @@ import numpy as np
 from .answering import extractive_answer, refusal
 from .chunking import chunk_article, chunk_members
 from .dedup import THRESHOLD as DUPLICATE_THRESHOLD
-from .dedup import as_revision, find_duplicate, jaccard, shingles
+from .dedup import as_revision, find_duplicates, jaccard, merged, rank_key, shingles
 from .embeddings import Embedder, MiniLMOnnx, OpenAIEmbedder, pool_chunks
-from .errors import InputError, KnowledgeError, LimitError, ModelFailure, StoreError
+from .errors import InputError, KnowledgeError, LimitError, ModelFailure, NotFoundError, StoreError
 from .followup import Turn, as_turns, cited_first, cited_ids, clean_rewrite, retrieval_text
 from .lexical import LexicalIndex, default_path
 from .llm import LLMAnswerer, LLMConfig
@@ -40,7 +41,7 @@ from .question import Question, analyse
 from .recency import rerank_for_recency
 from .retrieval import Retrieved, Retriever, SearchFilter
 from .sources import FetchPolicy, Source, article_files, read
-from .store import ArticleStore, Load, with_outlet
+from .store import ArticleStore, Load
 from .support import Support, idf_from, score_sentences
 
 if TYPE_CHECKING:
@@ -93,23 +94,38 @@ class IngestResult:
     status: IngestStatus
     article: Article  # what is (from `plan`: would be) stored; for DUPLICATE the stored story
     added_outlet: str = ""  # DUPLICATE: the outlet added to the stored story ("" if listed already)
+    replaced: tuple[str, ...] = ()  # DUPLICATE: stored copies this one ranks before and takes over from
+
+
+@dataclass(frozen=True)
+class StoreCheck:
+    """What `KnowledgeBase.check_store` did."""
+
+    full: bool  # every article checked, not only those changed since the last check
+    chunks_removed: int  # chunks of abandoned loads
+    reindexed: int  # committed articles that were short of chunks, embedded again
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """An article's chunks, sentences and vectors, computed before the store-wide decision lock
+    is taken (embedding is the slow part; only the decision and the write are serialised)."""
+
+    article_id: str
+    text: str
+    chunks: list[Chunk]
+    sentences: list[Span]
+    vectors: np.ndarray
+    sentence_vectors: np.ndarray
+
+    def fits(self, article: Article) -> bool:
+        return article.id == self.article_id and article.text == self.text
 
 
 # `load_many` stores this many articles per `put_many` (or fewer, past INGEST_BATCH_CHARS of
 # text): one batch makes the same 8 Chroma calls one article did.
 INGEST_BATCH = 32
 INGEST_BATCH_CHARS = 1_000_000
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """An article's chunks, sentences and vectors, computed before the ingest lock is taken."""
-
-    text: str
-    chunks: builtins.list[Chunk]
-    sentences: builtins.list[Span]
-    vectors: np.ndarray
-    sentence_vectors: np.ndarray
 
 
 def _depends_on(article: Article, waiting: Sequence[tuple[Article, frozenset[int]]], committed: Mapping[str, Article],
@@ -188,10 +204,14 @@ class KnowledgeBase:
             return IngestResult(IngestStatus.UNCHANGED, existing)
         if existing is not None:
             return IngestResult(IngestStatus.UPDATED, as_revision(existing, article))
-        twin = find_duplicate(self.store, article)
-        if twin is not None:
-            merged = with_outlet(twin, article.source)
-            return IngestResult(IngestStatus.DUPLICATE, merged, added_outlet="" if merged is twin else article.source)
+        twins = find_duplicates(self.store, article)
+        if twins:
+            # One copy per story whatever the load order: the copy that ranks first is kept
+            # (`dedup.rank_key`); a later-loaded copy that ranks first takes the story over.
+            added = article.source if article.source and not any(article.source in t.outlets for t in twins) else ""
+            if rank_key(article) < rank_key(twins[0]):
+                return IngestResult(IngestStatus.DUPLICATE, merged(article, twins), added_outlet=added, replaced=tuple(t.id for t in twins))
+            return IngestResult(IngestStatus.DUPLICATE, merged(twins[0], [article]), added_outlet=added)
         if article.scope != GLOBAL_SCOPE:
             count = sum(1 for a in self.store.committed().values() if a.scope == article.scope)
             if count >= self.config.max_articles_per_scope:
@@ -208,20 +228,53 @@ class KnowledgeBase:
           keeping its first publication date, with `updated` set (see `dedup.as_revision`);
         - DUPLICATE: nearly the same text is already stored in this scope under another id
           (the same wire story from another outlet): no copy is made, the outlet is added to
-          the stored article's `outlets`, and the result's article is that stored one.
+          the stored article's `outlets`, and the result's article is that stored one. When
+          the new copy ranks before the stored one (`dedup.rank_key`) it takes over: it is
+          stored with every copy's outlets and the copies it ranks before are removed
+          (`replaced`), so the same files give the same store in any order.
+
+        Embedding happens first, outside any lock. The decision and the write then run under the
+        store-wide decision lock (`ArticleStore.decision_lock`: one process and one thread at a
+        time, across every process sharing the store), after catching up with other processes'
+        changes, so two processes loading copies of one story at once store one of them.
         """
-        # One load at a time per process: the duplicate check, the per-server limit and the write
-        # must see the same store, or two threads loading copies of one story would store both.
-        with self._ingest_lock:
+        first = self.plan(article)  # raises LimitError before any work; says whether to embed
+        prepared = self._prepare(first.article) if first.status in (IngestStatus.LOADED, IngestStatus.UPDATED) or first.replaced else None
+        with self._ingest_lock, self.store.decision_lock():
             planned = self.plan(article)
-            if planned.status is IngestStatus.DUPLICATE:
-                if planned.added_outlet:
-                    self.store.update_metadata(planned.article)
-                return planned
             if planned.status is IngestStatus.UNCHANGED:
+                self._settle_group(planned.article)  # a takeover killed half-way is finished here
+                return planned
+            if planned.status is IngestStatus.DUPLICATE:
+                if planned.replaced:
+                    self._write(planned.article, prepared)
+                elif planned.article != self.store.committed().get(planned.article.id):
+                    self.store.update_metadata(planned.article)
+                self._settle_group(planned.article)
                 return planned
             # LOADED or UPDATED; the store says which it did (another process may have got there first)
-            return replace(planned, status=IngestStatus(self._index(planned.article)))
+            return replace(planned, status=IngestStatus(self._write(planned.article, prepared)))
+
+    def _settle_group(self, story: Article) -> None:
+        """Leave one stored copy of `story`: the one that ranks first (`dedup.rank_key`), with
+        every copy's outlets. Normally there is one already; two remain when a takeover was
+        killed between storing the new copy and removing the old one. Under the decision lock."""
+        current = self.store.committed().get(story.id)
+        if current is None:
+            return
+        twins = find_duplicates(self.store, current)
+        if not twins:
+            return
+        group = [current, *twins]
+        winner = min(group, key=rank_key)
+        losers = [a for a in group if a.id != winner.id]
+        record = merged(winner, losers)
+        if record != winner:
+            self.store.update_metadata(record)
+        for a in losers:
+            with contextlib.suppress(NotFoundError):  # removed meanwhile (`remove` takes no decision lock)
+                self.store.remove(a.id)
+            log.info("%s is the same story as %s, which ranks first: removed", a.id, winner.id)
 
     def ingest_many(self, articles: Sequence[Article]) -> builtins.list[IngestResult | KnowledgeError]:
         """`ingest` for each article, in order, with what `ingest` would return or raise for it;
@@ -243,7 +296,9 @@ class KnowledgeBase:
             if first.status in (IngestStatus.LOADED, IngestStatus.UPDATED):
                 to_embed[n] = first.article
         prepared = self._prepare_all(to_embed)
-        with self._ingest_lock:
+        # Decided and written under the store-wide decision lock, as `ingest` is (one batch per
+        # hold, so other processes wait for at most one batch).
+        with self._ingest_lock, self.store.decision_lock():
             batch: builtins.list[tuple[int, IngestResult, _Prepared]] = []
             waiting: builtins.list[tuple[Article, frozenset[int]]] = []  # the batch's articles, with their shingles
             for n, article in enumerate(articles):
@@ -258,7 +313,7 @@ class KnowledgeBase:
                         results[n] = self.ingest(article)
                         continue
                     ready = prepared.get(n)
-                    if not (isinstance(ready, _Prepared) and ready.text == planned.article.text):
+                    if not (isinstance(ready, _Prepared) and ready.fits(planned.article)):
                         ready = self._prepare_all({n: planned.article})[n]
                     if isinstance(ready, KnowledgeError):
                         results[n] = ready
@@ -305,16 +360,10 @@ class KnowledgeBase:
         and the 300-article load peaked at 530 MB against 373 MB one article at a time."""
         out: dict[int, _Prepared | KnowledgeError] = {}
         for n, a in articles.items():
-            chunks, sentences = chunk_article(a.id, a.text, max_words=self.config.chunk_words)
-            if not chunks:
-                out[n] = InputError(f"“{a.title}” has no sentences to index.")
-                continue
             try:
-                vectors = self.embedder.embed_documents([a.text[s.start : s.end] for s in sentences])
+                out[n] = self._prepare(a)
             except KnowledgeError as exc:
                 out[n] = exc
-                continue
-            out[n] = _Prepared(a.text, chunks, sentences, pool_chunks(chunk_members(chunks, sentences), vectors), vectors)
         return out
 
     def _write_batch(self, batch: builtins.list[tuple[int, IngestResult, _Prepared]],
@@ -349,37 +398,56 @@ class KnowledgeBase:
 
     def _index(self, article: Article, *, force: bool = False, if_version: str | None = None) -> str:
         """Chunk and embed an article and write it to the store (the store's status)."""
+        return self._write(article, None, force=force, if_version=if_version)
+
+    def _prepare(self, article: Article) -> _Prepared:
+        """An article's chunks and vectors (the slow part of a load)."""
         chunks, sentences = chunk_article(article.id, article.text, max_words=self.config.chunk_words)
         if not chunks:
             raise InputError(f"“{article.title}” has no sentences to index.")
         sentence_vectors = self.embedder.embed_documents([article.text[s.start : s.end] for s in sentences])
         vectors = pool_chunks(chunk_members(chunks, sentences), sentence_vectors)
-        return self.store.put(article, chunks, sentences, vectors, sentence_vectors, force=force, if_version=if_version)
+        return _Prepared(article.id, article.text, chunks, sentences, vectors, sentence_vectors)
 
-    def reindex_missing(self) -> int:
+    def _write(self, article: Article, prepared: _Prepared | None, *, force: bool = False, if_version: str | None = None) -> str:
+        """Write an article with its chunks (embedded now unless `prepared` fits it)."""
+        p = prepared if prepared is not None and prepared.fits(article) else self._prepare(article)
+        return self.store.put(article, p.chunks, p.sentences, p.vectors, p.sentence_vectors, force=force, if_version=if_version)
+
+    def reindex_missing(self, full: bool = False) -> int:
         """Embed again, with this embedding model, committed articles whose committed version
         lacks chunks in its collection: after switching EMBEDDING_BACKEND (vectors of the old
         model are never mixed in), or a load another process broke; returns how many.
 
         Each article record's `n_chunks` is compared with the chunks of its committed version,
-        counted from one read of the chunk ids (no chunk metadata), so this is cheap on every
-        start (see `ArticleStore.short_articles`)."""
-        short = self.store.short_articles()
+        counted from chunk ids alone (no chunk metadata). On each start only the articles named
+        in the store's change log since the last check are counted, since no other article's
+        chunks can have changed through newsbot; every article is counted when `full`
+        (`python -m bot check`), and on the first start with an embedding model (see
+        `store.leases` for what is checked when, and why that is enough)."""
+        short, cursor = self.store.short_check(full)
         if short:
             self.store.refresh()  # read after the count: a version revised meanwhile is left be
         committed = self.store.committed()
         missing = [committed[i] for i, v in short if i in committed and committed[i].version == v]
         for a in missing:
             self._index(a, force=True, if_version=a.version)
+        self.store.record_check("short", cursor)  # only once healed: a heal that fails is found again
         if missing:
             log.warning("indexed %d stored articles with the %s embedding model", len(missing), self.embedder.name)
         return len(missing)
 
+    def check_store(self, full: bool = False) -> StoreCheck:
+        """Remove what abandoned loads left (`ArticleStore.repair`) and re-embed committed articles
+        short of chunks (`reindex_missing`): run on every start over the articles changed since
+        the last check; `full` checks every article (`python -m bot check`)."""
+        removed = self.store.repair(full)
+        return StoreCheck(full, removed, self.reindex_missing(full))
+
     def sync_folder(self, folder: str | Path = ARTICLES_DIR) -> list[IngestResult]:
         """Make the store match the article files in `folder` (the shipped articles by default):
         new and changed files are loaded, files taken away are removed; idempotent."""
-        self.store.repair()
-        self.reindex_missing()
+        self.check_store()
         folder = Path(folder)
         tag = f"folder:{folder.name}/"
         files = {tag + p.relative_to(folder).as_posix(): p for p in article_files(folder)}

@@ -48,9 +48,12 @@ CASES = [
                  id="claim_support"),
     pytest.param("sentence_split", BBC, [("boundaries", "one paragraph", "articles_differing"), ("timing", "50000", "windowed_median_s")],
                  id="sentence_split"),
-    pytest.param("dedup_ids", BBC, [("identical",), ("articles",)], id="dedup_ids"),
+    pytest.param("dedup_ids", BBC, [("identical",), ("articles",), ("runs",)], id="dedup_ids"),
+    pytest.param("startup_check", None, [("rows", "full check", "chunk_ids_read"), ("rows", "start-up check", "median_s")],
+                 id="startup_check"),
     # 4 processes on one store, SIGKILL at random: 40 operations on the embedded store and on `chroma run`.
-    pytest.param("torture", None, [("rows", "embedded", "violations"), ("rows", "server", "operations")], id="torture",
+    pytest.param("torture", None, [("rows", "embedded", "violations"), ("rows", "server", "operations"),
+                                   ("rows", "server", "left_for_the_full_check")], id="torture",
                  marks=pytest.mark.server),
     # The Discord benchmark serves a loopback Discord and a loopback model server.
     pytest.param("discord_load", None, [("runs",), ("idle_loop_lag_ms", "p50")], id="discord_load", marks=pytest.mark.server),

@@ -33,6 +33,13 @@ or one Chroma server), so clean-up must never take another process's work for de
   and writes them again if not (a lease that ran out while it stalled).
 - **Healing.** `KnowledgeBase.reindex_missing()` compares each committed article's `n_chunks`
   with the chunks of its committed version (`chunk_census()`) and re-embeds what is short.
+- **Checks at start-up are cheap.** `repair()` and `reindex_missing()` count the chunks of the
+  articles named in the change log since the last check (a checkpoint kept in the store), not
+  every chunk id; every load is named there before its first chunk write. A full check runs on
+  demand (`python -m bot check`) and on a store's first check (`leases` explains why that is
+  enough).
+- **One decision at a time.** A load decides (new, revision, duplicate) and writes under a
+  store-wide lock (`decision_lock`: `fcntl` embedded, a lease record on a server).
 
 **Batches.** `put_many` stores several articles with the same steps, each one call for the
 whole batch: the intent records, the chunks (CHUNK_WRITE per call), the article records, the

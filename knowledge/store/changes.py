@@ -208,6 +208,14 @@ class _ChangeTracking:
                 self._committed = MappingProxyType(fresh)
         return now
 
+    def catch_up(self) -> None:
+        """Read the change log now rather than at the next poll (under the decision lock, a
+        load must see the commit the previous holder made a moment ago)."""
+        with self._lock:
+            if self._committed is not None:
+                self._polled = float("-inf")
+                self._follow_changes()
+
     def _follow_changes(self) -> None:
         """Bring the cached article records up to date with other processes' writes, at most
         once per `poll_seconds` (called on each read of the cache)."""

@@ -9,6 +9,11 @@ stop at two gates around its commit so a test orders two processes' steps exactl
 - with `--hold-intent`, after its clean-up (before deleting its intent record) it creates
   `<gate>/<name>.settled` and waits for `<gate>/<name>.finish`.
 
+`ingest` loads an article through `KnowledgeBase.ingest` (duplicate check, decision lock) with
+random unit vectors; with `--gate` it creates `<gate>/<name>.planned` once its first look is
+done and its vectors are made, and waits for `<gate>/<name>.decide` before taking the decision
+lock; `--commit-gate` adds the commit gates above.
+
 Prints one JSON line: {"status": ...} or {"error": reason}.
 """
 
@@ -106,9 +111,52 @@ def put_many(store, title: str, text: str, seed: int, count: int) -> list[str]:
     return store.put_many(loads)
 
 
+class RandomEmbedder:
+    """Unit vectors from each text's stable hash: no model needed, the same in every process."""
+
+    name = MODEL
+    dim = DIM
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        import hashlib
+
+        rows = [np.random.default_rng(int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little")).normal(size=DIM)
+                for t in texts]
+        out = np.array(rows, dtype=np.float32).reshape(len(texts), DIM)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+def ingest(where: str, title: str, text: str, source: str, gate: Path | None, name: str, commit_gate: bool) -> str:
+    from knowledge import CoreConfig, KnowledgeBase
+    from knowledge.loading import build_article
+
+    if ":" in where and not where.startswith("/"):
+        host, port = where.rsplit(":", 1)
+        config = CoreConfig(chroma_host=host, chroma_port=int(port), lexical_path=str(Path(gate or ".") / f"{name}-lexical"))
+    else:
+        config = CoreConfig(chroma_path=where)
+    kb = KnowledgeBase(config, embedder=RandomEmbedder())
+    if gate is not None:
+        locked = kb.store.decision_lock
+
+        def gated() -> Any:
+            (gate / f"{name}.planned").touch()
+            _wait(gate / f"{name}.decide")
+            return locked()
+
+        kb.store.decision_lock = gated  # type: ignore[method-assign]
+        if commit_gate:
+            kb.store._articles = _Gated(kb.store._articles, gate, name)
+    article = build_article(title=title, text=text, source=source, url=f"https://{source.replace(' ', '').lower()}.example/{title.replace(' ', '-').lower()}")
+    return str(kb.ingest(article).status)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("op", choices=("put", "open"))
+    ap.add_argument("op", choices=("put", "open", "ingest"))
     ap.add_argument("--store", required=True)
     ap.add_argument("--title", default="Harbour works")
     ap.add_argument("--text", default="")
@@ -119,6 +167,8 @@ def main() -> None:
     ap.add_argument("--open-attempts", type=int, default=None)
     ap.add_argument("--hold-intent", action="store_true")
     ap.add_argument("--count", type=int, default=0, help="store this many articles in one put_many")
+    ap.add_argument("--source", default="Port News")
+    ap.add_argument("--commit-gate", action="store_true")
     args = ap.parse_args()
     from knowledge import KnowledgeError
     from knowledge import store as store_mod
@@ -133,6 +183,10 @@ def main() -> None:
                 _wait(Path(args.gate) / "go")
             store = open_store(args.store, args.open_attempts)
             print(json.dumps({"status": "opened", "articles": len(store.committed())}), flush=True)
+            return
+        if args.op == "ingest":
+            status = ingest(args.store, args.title, args.text, args.source, Path(args.gate) if args.gate else None, args.name, args.commit_gate)
+            print(json.dumps({"status": status}), flush=True)
             return
         store = open_store(args.store, args.open_attempts)
         if args.gate:

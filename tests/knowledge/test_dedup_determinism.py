@@ -70,3 +70,14 @@ def test_the_business_folder_keeps_the_same_ids_across_processes_and_after_a_kil
     state = tmp_path / "state.json"
     state.write_text(json.dumps(_replay(tmp_path, "--stop-after", str(stop), seed=3)))
     assert _replay(tmp_path, "--resume", str(state), seed=4) == clean
+
+
+@needs_bbc
+def test_the_business_folder_keeps_the_same_ids_in_reverse_and_shuffled_order(tmp_path):
+    clean = _replay(tmp_path, seed=1)
+    assert _replay(tmp_path, "--reverse", seed=2) == clean
+    assert _replay(tmp_path, "--shuffle", "11", seed=3) == clean
+    # killed part-way through a reversed load, then run again in the forward order
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(_replay(tmp_path, "--reverse", "--stop-after", "300", seed=4)))
+    assert _replay(tmp_path, "--resume", str(state), seed=5) == clean

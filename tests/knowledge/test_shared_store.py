@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -218,3 +219,62 @@ def test_reindex_missing_heals_a_committed_version_short_of_chunks(make_kb):
     assert {v.article_id for v in violations(kb.store)} == {whole.id, short.id}
     assert kb.reindex_missing() == 2
     assert violations(kb.store) == [] and kb.reindex_missing() == 0
+
+
+def _ingester(where: str, gate: Path, name: str, title: str, text: str, *extra: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "tests.knowledge.store_worker", "ingest", "--store", where, "--gate", str(gate),
+           "--name", name, "--title", title, "--text", text, *extra]
+    return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_two_processes_loading_copies_of_one_story_at_once_store_it_once(where, tmp_path):
+    # Before: the decision was locked within a process only; two processes that had both looked
+    # and found no copy stored both copies.
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    text = " ".join(STORY.format(n=n) for n in range(4, 9))
+    first = _ingester(where, gate, "first", "Harbour works start", text, "--commit-gate")
+    second = _ingester(where, gate, "second", "Quay works begin", text)  # ranks after "Harbour…": a plain copy
+    _wait(gate / "first.planned", first)
+    _wait(gate / "second.planned", second)  # both have looked: no copy stored yet, both embedded
+    (gate / "first.decide").touch()
+    _wait(gate / "first.ready", first)  # the first holds the decision lock, just before its commit
+    (gate / "second.decide").touch()
+    # The second now waits for the lock; without it, it would decide and store its copy meanwhile.
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and second.poll() is None:
+        time.sleep(0.05)
+    for step in ("commit", "settle"):
+        (gate / f"first.{step}").touch()
+    assert _finish(first) == {"status": "loaded"}
+    assert _finish(second) == {"status": "duplicate"}
+    store = open_store(where)
+    mine = [a for a in store.committed().values() if a.text == text]
+    assert [a.title for a in mine] == ["Harbour works start"]
+    assert _mine(store, mine[0].id) == []
+
+
+def test_a_load_killed_while_holding_the_decision_lock_leaves_it_free(where, tmp_path):
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    proc = _ingester(where, gate, "first", "Harbour works start", STORY.format(n=11), "--commit-gate")
+    _wait(gate / "first.planned", proc)
+    (gate / "first.decide").touch()
+    _wait(gate / "first.ready", proc)  # holding the decision lock, its chunks written
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    store = open_store(where)
+    with store.decision_lock():  # an flock dies with its holder; on a server its owner is seen gone
+        pass
+    assert store.repair(all_abandoned=True) > 0
+    assert not [v for v in violations(store, intents_allowed=True) if v.article_id.startswith("harbour-works-start-")]
+
+
+def test_a_lock_owner_is_gone_only_once_its_process_on_this_machine_has_exited():
+    from knowledge.store.leases import _gone
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    host = socket.gethostname()
+    assert _gone(f"{host}-{ended.stdout.strip()}-0a1b2c3d")
+    assert not _gone(f"{host}-{os.getpid()}-0a1b2c3d")
+    assert not _gone(f"elsewhere-{ended.stdout.strip()}-0a1b2c3d")  # another machine's: only its lease tells
