@@ -19,10 +19,11 @@ import logging
 import discord
 from discord import app_commands
 
-from knowledge import KnowledgeError
+from knowledge import KnowledgeError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
+STORE_UNREACHABLE = "The article store is unreachable right now; try again in a minute."
 APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again later."
 NO_MENTIONS = discord.AllowedMentions.none()
 
@@ -51,6 +52,10 @@ def _unwrap(error: BaseException) -> BaseException:
 def reason_for(error: BaseException) -> str | None:
     """The sentence to show for an expected error, or None for a bug (log it, apologise)."""
     error = _unwrap(error)
+    if isinstance(error, StoreUnavailable):
+        # The reason names the server's address and the error class: for the log, not for members.
+        log.warning("%s", error.reason)
+        return STORE_UNREACHABLE
     if isinstance(error, KnowledgeError):
         return error.reason
     if isinstance(error, app_commands.NoPrivateMessage):

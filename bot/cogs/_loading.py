@@ -53,6 +53,9 @@ def preview_text(plan: IngestResult) -> str:
             return "Revised: it will replace the stored version."
         case IngestStatus.UNCHANGED:
             return "Already loaded, unchanged: nothing will change."
+        case IngestStatus.DUPLICATE if plan.replaced:
+            return ("The same story is already loaded from another copy; this copy will take its place, with every "
+                    "copy's outlets (one copy per story is kept, the same whichever is loaded first).")
         case IngestStatus.DUPLICATE:
             twin = f"Duplicate of “{plain(shorten(plan.article.title, 150))}”, already loaded: no copy will be stored"
             if plan.added_outlet:
@@ -70,6 +73,9 @@ def done_text(result: IngestResult, given: Article) -> str:
             return f"Updated “{plain(shorten(given.title, 200))}” ({given.word_count:,} words)."
         case IngestStatus.UNCHANGED:
             return f"“{plain(shorten(given.title, 200))}” was already loaded; nothing changed."
+        case IngestStatus.DUPLICATE if result.replaced:
+            outlets = plain(shorten(", ".join(result.article.outlets), 200))
+            return f"Stored “{plain(shorten(result.article.title, 200))}” in place of its other copy (the same story); outlets: {outlets}."
         case IngestStatus.DUPLICATE:
             twin = f"“{plain(shorten(result.article.title, 200))}” was already loaded"
             if result.added_outlet:

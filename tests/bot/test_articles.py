@@ -68,9 +68,10 @@ async def test_add_file_previews_then_confirm_stores_it_for_this_server_only(h):
     assert answer.embeds[0]["fields"][0]["name"].startswith("[1] Old Mill bridge to reopen")
 
 
-async def _preview_then_confirm(h, text: str) -> tuple[str, str]:
-    """/articles add text:…, then Confirm: (the preview's Status field, what Confirm said)."""
-    payload = await h.slash("articles add", [opt("text", text)], user=h.admin)
+async def _preview_then_confirm(h, text: str, *more) -> tuple[str, str]:
+    """/articles add text:… (and `more` options), then Confirm: (the preview's Status field, what
+    Confirm said)."""
+    payload = await h.slash("articles add", [opt("text", text), *more], user=h.admin)
     preview = await h.followup(payload)
     [status] = [f["value"] for f in preview.embeds[0]["fields"] if f["name"] == "Status"]
     mark = h.mark
@@ -108,6 +109,17 @@ async def test_preview_says_exactly_what_confirm_then_does_for_every_status(h):
     [stored] = own_articles(h)  # one story, never a copy
     assert stored.outlets == ("Harbour Herald", "Coast Courier")
     assert "vote on the deal" in stored.text
+
+
+async def test_a_copy_that_ranks_first_is_previewed_and_reported_as_taking_the_stories_place(h):
+    await _preview_then_confirm(h, WIRE.format(outlet="Harbour Herald", extra=""))
+    # A dated copy ranks before an undated one (`dedup.rank_key`): it takes the story over.
+    status, said = await _preview_then_confirm(h, WIRE.format(outlet="Coast Courier", extra=""), opt("published", "2025-03-01"))
+    assert status.startswith("The same story is already loaded from another copy; this copy will take its place"), status
+    assert said.startswith("Stored “Ferry strike ends after talks” in place of its other copy"), said
+    assert "Coast Courier" in said and "Harbour Herald" in said
+    [stored] = own_articles(h)
+    assert stored.published == "2025-03-01" and set(stored.outlets) == {"Harbour Herald", "Coast Courier"}
 
 
 async def test_add_by_member_without_manage_server_is_refused_and_stores_nothing(h):

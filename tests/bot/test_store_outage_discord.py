@@ -37,6 +37,8 @@ async def test_ask_while_the_store_server_is_down_says_unreachable_in_one_line_t
         said = await h.followup(payload, timeout=30)
         assert defer.callback_type == 5
         assert said.content.startswith("The article store is unreachable right now") and "\n" not in said.content
+        # no address, port or exception class for members to see (those go to the log)
+        assert "127.0.0.1" not in said.content and "Error" not in said.content
         assert said.flags & EPHEMERAL and not said.embeds
         assert h.standin.find(lambda r: r.method == "DELETE" and r.route == WEBHOOK_MESSAGE), "the public 'thinking…' is removed"
         assert not h.standin.find(lambda r: "Traceback" in json.dumps(r.json))
