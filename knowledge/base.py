@@ -323,31 +323,34 @@ class KnowledgeBase:
         prepared = self._prepare_all(to_embed)
         # Decided and written under the store-wide decision lock, as `ingest` is (one batch per
         # hold, so other processes wait for at most one batch).
-        with self._ingest_lock, self.store.decision_lock():
-            batch: builtins.list[tuple[int, IngestResult, _Prepared]] = []
-            waiting: builtins.list[tuple[Article, frozenset[int]]] = []  # the batch's articles, with their shingles
-            for n, article in enumerate(articles):
-                if results[n] is not None:
-                    continue
-                try:
-                    if _depends_on(article, waiting, self.store.committed(), self.config.max_articles_per_scope):
-                        self._write_batch(batch, results)
-                        waiting.clear()
-                    planned = self.plan(article)
-                    if planned.status not in (IngestStatus.LOADED, IngestStatus.UPDATED):
-                        results[n] = self.ingest(article)
+        try:
+            with self._ingest_lock, self.store.decision_lock():
+                batch: builtins.list[tuple[int, IngestResult, _Prepared]] = []
+                waiting: builtins.list[tuple[Article, frozenset[int]]] = []  # the batch's articles, with their shingles
+                for n, article in enumerate(articles):
+                    if results[n] is not None:
                         continue
-                    ready = prepared.get(n)
-                    if not (isinstance(ready, _Prepared) and ready.fits(planned.article)):
-                        ready = self._prepare_all({n: planned.article})[n]
-                    if isinstance(ready, KnowledgeError):
-                        results[n] = ready
-                        continue
-                    batch.append((n, planned, ready))
-                    waiting.append((planned.article, shingles(planned.article.text)))
-                except KnowledgeError as exc:
-                    results[n] = exc
-            self._write_batch(batch, results)
+                    try:
+                        if _depends_on(article, waiting, self.store.committed(), self.config.max_articles_per_scope):
+                            self._write_batch(batch, results)
+                            waiting.clear()
+                        planned = self.plan(article)
+                        if planned.status not in (IngestStatus.LOADED, IngestStatus.UPDATED):
+                            results[n] = self.ingest(article)
+                            continue
+                        ready = prepared.get(n)
+                        if not (isinstance(ready, _Prepared) and ready.fits(planned.article)):
+                            ready = self._prepare_all({n: planned.article})[n]
+                        if isinstance(ready, KnowledgeError):
+                            results[n] = ready
+                            continue
+                        batch.append((n, planned, ready))
+                        waiting.append((planned.article, shingles(planned.article.text)))
+                    except KnowledgeError as exc:
+                        results[n] = exc
+                self._write_batch(batch, results)
+        except KnowledgeError as exc:  # the lock itself failed (a store server gone): every article not yet done
+            results = [r if r is not None else exc for r in results]
         return [r if r is not None else KnowledgeError("Nothing was done.") for r in results]
 
     def load_many(self, sources: Iterable[Source], scope: str = GLOBAL_SCOPE, *, outlet: str = "",
