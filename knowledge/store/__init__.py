@@ -71,6 +71,7 @@ from .records import (
     CHANGES,
     OWNERS_DIR,
     PENDING,
+    TAKEOVERS,
     Record,
     RecordTable,
     RecordValue,
@@ -85,6 +86,6 @@ from .records import (
 __all__ = [
     "_PAGE", "ARTICLES", "CHANGES", "CHANGE_GRACE_US", "CHANGE_POLL_S", "LEASE_SECONDS", "OPEN_ATTEMPTS",
     "OWNERS_DIR", "PENDING", "RETRY_DELAYS", "ArticleStore", "Load", "Change", "ChangeKind", "ChangeLog", "Record",
-    "RecordTable", "RecordValue", "StoredChunk", "_chunk_from", "chunk_collection_name", "chunk_id",
+    "RecordTable", "RecordValue", "StoredChunk", "TAKEOVERS", "_chunk_from", "chunk_collection_name", "chunk_id",
     "date_number", "with_outlet",
 ]

@@ -18,6 +18,7 @@ ARTICLES = "newsbot-articles"
 PENDING = "newsbot-pending"
 CHANGES = "newsbot-changes"
 OWNERS_DIR = "newsbot-owners"
+TAKEOVERS = "newsbot-takeovers"  # see KnowledgeBase._finish_takeovers
 _PAGE = 2000
 _ARTICLE_FIELDS = ("title", "source", "published", "updated", "url", "language", "author", "editor", "scope", "version", "origin")
 

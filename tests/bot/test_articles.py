@@ -101,8 +101,11 @@ async def test_preview_says_exactly_what_confirm_then_does_for_every_status(h):
          "Duplicate of “Ferry strike ends after talks”, already loaded: no copy will be stored, and nothing will change.",
          "(the same story); nothing changed."),
     ]
+    # The Harbour Herald copies are dated and the Coast Courier ones are not, so the stored copy
+    # ranks first whatever ids the random server id gives them (`dedup.rank_key`).
     for text, previewed, done in steps:
-        status, said = await _preview_then_confirm(h, text)
+        dated = [opt("published", "2025-02-27")] if "Harbour Herald" in text else []
+        status, said = await _preview_then_confirm(h, text, *dated)
         assert status.startswith(previewed), status
         assert done in said, said
         assert "Nothing was changed" not in said and "went wrong" not in said

@@ -9,6 +9,7 @@ import pytest
 
 from knowledge.dedup import THRESHOLD, DuplicateIndex, as_revision, similarity
 from knowledge.loading import build_article
+from knowledge.store import Record
 from tests.newspages import bbc_available, load_story
 
 needs_bbc = pytest.mark.skipif(not bbc_available(), reason="BBC corpus folder is missing")
@@ -136,13 +137,30 @@ def test_a_takeover_killed_between_its_two_writes_is_finished_by_the_next_load_o
     text = _text("business", 20)
     low = _art(text, title="Star wins award", source="Wire A", url="https://a.example/1")
     high = _art(text, title="Award for star", source="Paper B", url="https://b.example/2")
-    for leftover in (low, high):  # what a load killed after storing the new copy leaves: both copies
-        kb.store.refresh()
-        kb._index(leftover)
+    # What a takeover killed after storing the new copy leaves: its record, and both copies.
+    kb.ingest(low)
+    kb._takeovers.put(Record(high.id, "", {"replaces": low.id}))
+    kb.store.refresh()
+    kb._index(high)
     assert len(kb.list()) == 2
     assert kb.ingest(low).status == "unchanged"  # the copy that ranks second, loaded again
     assert [a.id for a in kb.list()] == [high.id] and kb.get(high.id).outlets == ("Paper B", "Wire A")
+    assert kb._takeovers.all() == []  # finished, and forgotten
     from knowledge.integrity import violations
 
     kb.store.repair(all_abandoned=True)
     assert violations(kb.store) == []
+
+
+def test_an_unchanged_load_does_not_build_the_duplicate_index_when_no_takeover_is_pending(make_kb, monkeypatch):
+    # The shipped article is loaded, unchanged, on every start: it must not shingle the store.
+    kb = make_kb()
+    kb.sync_folder()
+    from knowledge import base, dedup
+
+    def forbidden(*_a, **_k):
+        raise AssertionError("the duplicate index was consulted")
+
+    monkeypatch.setattr(base, "find_duplicates", forbidden)
+    monkeypatch.setattr(dedup, "find_duplicates", forbidden)
+    assert [r.status for r in kb.sync_folder()] == ["unchanged"]
