@@ -1,7 +1,7 @@
 """What a process start pays to check the store (`KnowledgeBase.check_store`: `repair()` and
 `reindex_missing()`), on a store of many chunks: the full check (every chunk id, as every start
 did before) beside the start-up check (the chunk ids of the articles named in the change log
-since the last check; `knowledge/store/leases.py`), in alternating rounds, each after one
+since the last check; `knowledge/store/checks.py`), in alternating rounds, each after one
 article was loaded since the check before.
 
 The store is built with random unit vectors, its chunk and article records written in large

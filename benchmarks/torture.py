@@ -194,7 +194,7 @@ def run_kind(kind: str, ops: int, procs: int, kill_every: float, tmp: Path) -> d
         kb = KnowledgeBase(CoreConfig(chroma_path=store_path, chroma_host=host, chroma_port=port))
         left_for_lease = len(kb.store._pending.get(include=[])["ids"])
         # The start-up check, as every process start makes it: only the articles named in the
-        # change log since the last check (knowledge/store/leases.py). Nothing may be left for
+        # change log since the last check (knowledge/store/checks.py). Nothing may be left for
         # the full check to find.
         kb.store.repair()
         waiting = kb.store.pending_count()

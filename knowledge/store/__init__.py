@@ -36,7 +36,7 @@ or one Chroma server), so clean-up must never take another process's work for de
 - **Checks at start-up are cheap.** `repair()` and `reindex_missing()` count the chunks of the
   articles named in the change log since the last check (a checkpoint kept in the store), not
   every chunk id; every load is named there before its first chunk write. A full check runs on
-  demand (`python -m bot check`) and on a store's first check (`leases` explains why that is
+  demand (`python -m bot check`) and on a store's first check (`checks` explains why that is
   enough).
 - **One decision at a time.** A load decides (new, revision, duplicate) and writes under a
   store-wide lock (`decision_lock`: `fcntl` embedded, a lease record on a server).
@@ -57,7 +57,8 @@ so a reader never sees it change under it.
 
 The package, one module per job: `records` (article and chunk records, ids, record tables),
 `articles` (`ArticleStore`: opening, reading, writing), `changes` (the change log other
-processes follow), `leases` (intent records, owner locks, clean-up, recovery, healing) and
+processes follow), `leases` (intent records, owner locks, clean-up), `decisions` (the
+store-wide decision lock), `checks` (recovery and healing, at start-up and on demand) and
 `guard` (an unreachable server, a fresh store created twice).
 """
 

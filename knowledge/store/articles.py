@@ -23,8 +23,9 @@ from ..embeddings import pack, unpack
 from ..errors import NotFoundError, StoreError, StoreUnavailable
 from ..models import Article, Chunk, Span
 from .changes import ChangeKind, ChangeLog, _ChangeTracking
+from .checks import _Checks
+from .decisions import _Decisions
 from .guard import _Guarded, _guarded_call, _open_retrying
-from .leases import _Leases
 from .records import (
     _PAGE,
     ARTICLES,
@@ -76,7 +77,7 @@ def _chunk_rows(load: Load) -> tuple[builtins.list[str], builtins.list[str], bui
     return ids, docs, metas
 
 
-class ArticleStore(_ChangeTracking, _Leases):
+class ArticleStore(_ChangeTracking, _Checks, _Decisions):
     """Articles and their chunk vectors in Chroma (embedded `PersistentClient` or a server)."""
 
     def __init__(self, client: Any, model_name: str, *, ef_search: int = 200, where: str = "", owners: Path | None = None):

@@ -271,7 +271,7 @@ def test_a_load_killed_while_holding_the_decision_lock_leaves_it_free(where, tmp
 
 
 def test_a_lock_owner_is_gone_only_once_its_process_on_this_machine_has_exited():
-    from knowledge.store.leases import _gone
+    from knowledge.store.decisions import _gone
 
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
     host = socket.gethostname()

@@ -79,7 +79,7 @@ def test_chunks_removed_behind_the_stores_back_are_found_by_the_check_command(ma
     kb.check_store()
     ids = kb.store._chunks.get(where={"article_id": art.id}, include=[])["ids"]
     kb.store._chunks.delete(ids=ids[:2])  # not through newsbot: no change record
-    assert kb.check_store().reindexed == 0  # a start does not see it (see knowledge/store/leases.py)
+    assert kb.check_store().reindexed == 0  # a start does not see it (see knowledge/store/checks.py)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHROMA_", "DISCORD_"))}
     env["CHROMA_PATH"] = kb.config.chroma_path
     out = subprocess.run([sys.executable, "-m", "bot", "--env-file", str(tmp_path / "none.env"), "check"], cwd=REPO, env=env,
