@@ -104,3 +104,15 @@ def chroma_server(tmp_path_factory):
 
     with run_chroma(tmp_path_factory.mktemp("chroma-server") / "db") as addr:
         yield addr
+
+
+@pytest.fixture
+def stoppable_chroma(tmp_path):
+    """A `chroma run` of this test's own, which the test may stop and start again (the shared
+    `chroma_server` must stay up for the others): a `tests.chroma_server.ChromaProcess`."""
+    from tests.chroma_server import ChromaProcess
+
+    chroma = ChromaProcess(tmp_path / "db")
+    chroma.start()
+    yield chroma
+    chroma.stop()

@@ -11,17 +11,13 @@ import pytest
 from knowledge import CoreConfig, KnowledgeBase
 from tests.bot.discord_standin import EPHEMERAL, WEBHOOK_MESSAGE
 from tests.bot.harness import QUESTION, opt, running_bot
-from tests.chroma_server import ChromaProcess
 
 pytestmark = pytest.mark.server
 
 
 @pytest.fixture
-def server(tmp_path):
-    chroma = ChromaProcess(tmp_path / "db")
-    chroma.start()
-    yield chroma
-    chroma.stop()
+def server(stoppable_chroma):
+    return stoppable_chroma
 
 
 async def test_ask_while_the_store_server_is_down_says_unreachable_in_one_line_then_answers_when_it_is_back(server, embedder, tmp_path):

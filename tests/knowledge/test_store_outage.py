@@ -9,18 +9,14 @@ from bot.errors import reason_for
 from bot.ingest_command import run_ingest
 from knowledge import CoreConfig, KnowledgeBase, StoreUnavailable
 from knowledge.loading import build_article
-from tests.chroma_server import ChromaProcess
 
 pytestmark = pytest.mark.server
 QUESTION = "How much did the harbour repairs cost?"
 
 
 @pytest.fixture
-def server(tmp_path):
-    chroma = ChromaProcess(tmp_path / "db")
-    chroma.start()
-    yield chroma
-    chroma.stop()
+def server(stoppable_chroma):
+    return stoppable_chroma
 
 
 async def test_an_outage_is_a_one_line_error_and_the_process_recovers_when_the_server_returns(server, embedder, tmp_path, capsys):
