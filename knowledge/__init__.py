@@ -23,11 +23,12 @@ from .errors import (
 from .models import GLOBAL_SCOPE, Answer, Article, Citation, Outcome, Passage
 
 if TYPE_CHECKING:
-    from .base import ARTICLES_DIR, CoreConfig, IngestResult, IngestStatus, KnowledgeBase
+    from .base import ARTICLES_DIR, CoreConfig, KnowledgeBase
+    from .ingesting import IngestResult, IngestStatus
     from .retrieval import SearchFilter
     from .sources import FetchPolicy, Pasted, Source, Upload
 
-_LAZY = {"ARTICLES_DIR": "base", "CoreConfig": "base", "IngestResult": "base", "IngestStatus": "base", "KnowledgeBase": "base",
+_LAZY = {"ARTICLES_DIR": "base", "CoreConfig": "base", "IngestResult": "ingesting", "IngestStatus": "ingesting", "KnowledgeBase": "base",
          "SearchFilter": "retrieval", "FetchPolicy": "sources", "Pasted": "sources", "Source": "sources", "Upload": "sources"}
 
 

@@ -156,11 +156,11 @@ def test_an_unchanged_load_does_not_build_the_duplicate_index_when_no_takeover_i
     # The shipped article is loaded, unchanged, on every start: it must not shingle the store.
     kb = make_kb()
     kb.sync_folder()
-    from knowledge import base, dedup
+    from knowledge import dedup, ingesting
 
     def forbidden(*_a, **_k):
         raise AssertionError("the duplicate index was consulted")
 
-    monkeypatch.setattr(base, "find_duplicates", forbidden)
+    monkeypatch.setattr(ingesting, "find_duplicates", forbidden)
     monkeypatch.setattr(dedup, "find_duplicates", forbidden)
     assert [r.status for r in kb.sync_folder()] == ["unchanged"]
