@@ -6,8 +6,9 @@ with a dummy 1-d vector), so they work with the embedded store and a Chroma serv
 `FeedRegistry.poll_due` is blocking; the Discord layer calls it from a `discord.ext.tasks` loop
 every FEED_POLL_MINUTES through `asyncio.to_thread`. Each due feed gets a conditional GET through
 the safe fetcher (If-None-Match / If-Modified-Since), its bytes are parsed by feedparser (which is
-never handed a URL, so it fetches nothing itself), and each new item's link is loaded with
-`web.load_url` and stored with `KnowledgeBase.ingest`, the same all-or-nothing path as any load.
+never handed a URL, so it fetches nothing itself), and each new item's link is read with
+`KnowledgeBase.read`; the poll's articles are then stored together with
+`KnowledgeBase.ingest_many`, the same all-or-nothing path as any load (one batch of writes).
 
 A feed that fails (unreachable, 404, not a feed) is tried again after 15 min × 2^failures, at
 most a day later. An item whose page fails is reported and tried again on later polls, at most
@@ -29,7 +30,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .errors import FetchFailed, InputError, KnowledgeError, LimitError, NotFoundError
-from .models import GLOBAL_SCOPE
+from .ingesting import INGEST_BATCH
+from .models import GLOBAL_SCOPE, Article
 from .sources import FetchPolicy
 from .store import ArticleStore, Record
 from .web import fetch_page
@@ -249,7 +251,7 @@ class FeedRegistry:
         max_items: int = MAX_ITEMS_PER_POLL,
     ) -> FeedPoll:
         """Fetch `feed` if changed (under `kb`'s fetch policy) and load its new items into `kb`
-        in the feed's scope, the way every article is loaded (`kb.read`, then `kb.ingest`)."""
+        in the feed's scope, the way every article is loaded (`kb.read`, then `kb.ingest_many`)."""
         now = time.time() if now is None else now
         policy = kb.config.fetch
         headers = {k: v for k, v in (("If-None-Match", feed.etag), ("If-Modified-Since", feed.last_modified)) if v}
@@ -286,26 +288,44 @@ class FeedRegistry:
         return FeedPoll(feed, "not-modified" if page.status == 304 else "ok", tuple(items))
 
     def _load_items(self, kb: KnowledgeBase, scope: str, pending: dict[str, int], seen: dict[str, float], dates: dict[str, str], max_items: int, now: float) -> builtins.list[FeedItem]:
-        """Load up to `max_items` pending links, moving each to `seen` once stored or given up."""
-        items: list[FeedItem] = []
-        for link in list(pending)[:max_items]:
+        """Load up to `max_items` pending links, moving each to `seen` once stored or given up.
+
+        Every page is read first, then the articles are stored through `ingest_many` in batches
+        of `INGEST_BATCH`: a poll's new items make one batch of Chroma writes, not one per item,
+        and each item is still decided and stored all or nothing, with its own outcome."""
+        items: dict[str, FeedItem] = {}
+        read: list[tuple[str, Article]] = []
+        links = list(pending)[:max_items]
+        for link in links:
             try:
                 article = kb.read(link, scope)
-                if not article.published and dates.get(link):
-                    article = replace(article, published=dates[link])  # the feed's date, not today's
-                result = kb.ingest(article)
             except KnowledgeError as exc:
-                pending[link] += 1
-                gave_up = pending[link] >= MAX_ITEM_ATTEMPTS
-                if gave_up:
-                    del pending[link]
-                    seen[link] = now
-                items.append(FeedItem(link, "failed", reason=exc.reason, gave_up=gave_up))
+                items[link] = self._failed(link, exc, pending, seen, now)
                 continue
+            if not article.published and dates.get(link):
+                article = replace(article, published=dates[link])  # the feed's date, not today's
+            read.append((link, article))
+        for start in range(0, len(read), INGEST_BATCH):
+            part = read[start : start + INGEST_BATCH]
+            for (link, _), result in zip(part, kb.ingest_many([a for _, a in part]), strict=True):
+                if isinstance(result, KnowledgeError):
+                    items[link] = self._failed(link, result, pending, seen, now)
+                    continue
+                del pending[link]
+                seen[link] = now
+                items[link] = FeedItem(link, result.status, result.article.id, result.article.title)
+        return [items[link] for link in links]  # in feed order, as the items were tried
+
+    @staticmethod
+    def _failed(link: str, exc: KnowledgeError, pending: dict[str, int], seen: dict[str, float], now: float) -> FeedItem:
+        """An item that failed this time: tried again on a later poll, or given up after
+        `MAX_ITEM_ATTEMPTS` (then remembered as seen)."""
+        pending[link] += 1
+        gave_up = pending[link] >= MAX_ITEM_ATTEMPTS
+        if gave_up:
             del pending[link]
             seen[link] = now
-            items.append(FeedItem(link, result.status, result.article.id, result.article.title))
-        return items
+        return FeedItem(link, "failed", reason=exc.reason, gave_up=gave_up)
 
 
 def _feed_from(record: Record) -> Feed:

@@ -135,6 +135,35 @@ def test_an_item_whose_page_fails_is_retried_on_later_polls_then_given_up(site, 
 
 
 @pytest.mark.server
+def test_a_poll_with_many_items_stores_them_in_one_batch_with_each_items_outcome(site, make_kb):
+    kb = make_kb(fetch=LOOPBACK_FETCH)
+    good = [(*_publish(site, n), f"2005-04-{n:02d}") for n in range(10, 18)]
+    broken = ("Gone", site.url("/news/missing"), "2005-04-20")
+    first = load_story("tech", 10)
+    copy = (first.headline, site.put("/copy/10", build_page(first).html), "2005-04-21")  # the same page again
+    site.put("/many.xml", rss("Busy Wire", [good[0], broken, *good[1:], copy]), "application/rss+xml")
+    reg = FeedRegistry(kb.store)
+    reg.add(site.url("/many.xml"), now=T0)
+    writes: list[int] = []
+    put_many = kb.store.put_many
+
+    def counted(loads, **kw):
+        writes.append(len(loads))
+        return put_many(loads, **kw)
+
+    kb.store.put_many = counted
+    [p] = _poll(reg, kb, T0)
+    assert [i.link for i in p.items] == [good[0][1], broken[1], *(g[1] for g in good[1:]), copy[1]]  # feed order
+    assert [i.status for i in p.items] == ["loaded", "failed", *["loaded"] * 7, "unchanged"]
+    assert "404" in p.items[1].reason and not p.items[1].gave_up
+    assert writes[0] == 8  # every new article in the first write, not one write per item
+    assert {a.title for a in kb.list()} == {g[0] for g in good}
+    assert all(i.article_id and i.title for i in p.items if i.status != "failed")
+    assert p.feed.pending == {broken[1]: 1} and set(p.feed.seen) == {g[1] for g in good} | {copy[1]}
+    assert reg.get(p.feed.id).pending == {broken[1]: 1}
+
+
+@pytest.mark.server
 def test_feeds_live_on_a_chroma_server_too(chroma_server, embedder):
     host, port = chroma_server
     reg = FeedRegistry(ArticleStore.open_server(host, port, embedder.name))
