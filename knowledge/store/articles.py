@@ -24,7 +24,7 @@ from ..errors import NotFoundError, StoreError, StoreUnavailable
 from ..models import Article, Chunk, Span
 from .changes import ChangeKind, ChangeLog, _ChangeTracking
 from .checks import _Checks
-from .decisions import _Decisions
+from .decisions import DecisionLost, _Decisions
 from .guard import _Guarded, _guarded_call, _open_retrying
 from .records import (
     _PAGE,
@@ -400,6 +400,7 @@ class ArticleStore(_ChangeTracking, _Checks, _Decisions):
                     self.refresh()
                     return statuses
                 # The commit points: one record per article, all in one write.
+                self.confirm_decision_lock()
                 self._articles.upsert(ids=article_ids, documents=[loads[n].article.text for n in todo],
                                       metadatas=[_article_meta(loads[n].article, len(loads[n].chunks)) for n in todo],
                                       embeddings=[[1.0]] * len(todo))
@@ -418,7 +419,7 @@ class ArticleStore(_ChangeTracking, _Checks, _Decisions):
                                 ", ".join(loads[n].article.id for n in short))
                     write_chunks(short)
                 self._pending.delete(ids=[i for i, _ in intents])
-            except StoreUnavailable:
+            except (StoreUnavailable, DecisionLost):
                 self._abandon_all(article_ids, [i for i, _ in intents])
                 raise
             except Exception as exc:
@@ -440,6 +441,7 @@ class ArticleStore(_ChangeTracking, _Checks, _Decisions):
                 self.refresh()  # revised meanwhile by another process: keep its version
                 return
             n = int(meta.get("n_chunks", 0))
+            self.confirm_decision_lock()
             self._articles.upsert(ids=[article.id], documents=[article.text], metadatas=[_article_meta(article, n)], embeddings=[[1.0]])
             self._log_change(article.id, ChangeKind.METADATA)
             self._changed(article.id, article)
@@ -447,6 +449,7 @@ class ArticleStore(_ChangeTracking, _Checks, _Decisions):
     def remove(self, article_id: str) -> Article:
         with self._lock:
             art = self.get(article_id)
+            self.confirm_decision_lock()
             self._articles.delete(ids=[article_id])  # uncommit first: its chunks vanish at once
             winner, _ = self._settle(article_id)
             self._log_change(article_id, ChangeKind.REMOVE)
