@@ -1,30 +1,16 @@
 """The lexical index before tantivy, kept as a candidate for benchmarks/lexical_candidates.py: BM25
 over every visible chunk in an SQLite FTS5 file, with the pruned query (the rarer terms choose 200
-candidates, every term re-scores them in Python). Its original notes follow.
+candidates, every term re-scores them in Python).
 
-The lexical side of retrieval: BM25 over every visible chunk, in an SQLite FTS5 file on disk.
-
-Why FTS5 (benchmarks/lexical_candidates.py has the figures): it is in Python's standard library,
-it adds and deletes documents one at a time, and a query reads only the posting lists of its
-terms, so neither start-up nor a write nor a question touches the whole corpus. The index holds
-our own stems (`textstats.content_stems`, the tokenisation the support check shares), written as
-space-separated words, so FTS5's tokenizer only splits on the spaces.
-
-The index follows the store through its change log (`store.ChangeLog`): a load adds an
-article's chunks, a revision swaps them, a removal deletes them, each in one SQLite transaction,
-so a reader sees an article's old chunks or its new ones, never a mix, and never a half-updated
-index object (the state is the file; nothing in this object is swapped field by field). The
-file keeps its change-log cursor and the identity of the store that fed it, so opening it reads
-only the changes since; a new file (or one fed by another store) compares every article's
-version with the store's and reads the articles that differ: built once, then opened in
-milliseconds.
-
-Where it lives: beside an embedded store, inside its folder (`lexical/<collection>.sqlite3`),
-shared by the processes that open that folder; for a Chroma server, in a file of each host's
-own (`LEXICAL_PATH`), fed by the change log like any other process's.
-
-`LexicalSearch` is what retrieval needs of a lexical index, so a server-side BM25 (Chroma's
-distributed deployment has native sparse search) can take this one's place.
+Why FTS5 was chosen first (benchmarks/lexical_candidates.py has the figures): it is in Python's
+standard library, it adds and deletes documents one at a time, and a query reads only the posting
+lists of its terms. The index holds the same stems as knowledge/lexical.py (`lexical.body_of`),
+written as space-separated words, so FTS5's tokenizer only splits on the spaces. It follows the
+store through its change log as knowledge/lexical.py does (a load adds an article's chunks, a
+revision swaps them, a removal deletes them), each article in one SQLite transaction, and keeps
+its change-log cursor and the store's identity in the file. What a lexical index must offer
+(`LexicalSearch`) and the counters it keeps (`IndexStats`) are knowledge/lexical.py's; the
+benchmark always names the file.
 """
 
 from __future__ import annotations
@@ -39,17 +25,16 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from knowledge.errors import StoreError
-from knowledge.lexical import body_of
+from knowledge.lexical import IndexStats, body_of
 from knowledge.store import (
     CHANGE_POLL_S,
     ArticleStore,
     ChangeLog,
     StoredChunk,
     _chunk_from,
-    chunk_collection_name,
     date_number,
 )
 from knowledge.textstats import content_stems
@@ -164,53 +149,12 @@ def _stored(row: Sequence[object]) -> StoredChunk:
     return _chunk_from("", str(text), meta)
 
 
-class LexicalSearch(Protocol):
-    """What retrieval asks of a lexical index."""
-
-    def ensure_current(self) -> None:
-        """Take in the store's changes (at most one poll per `CHANGE_POLL_S`, at once after a
-        write in this process)."""
-
-    def search(self, question: str, k: int, flt: SearchFilter | None = None) -> list[tuple[StoredChunk, float]]:
-        """The `k` best matches among the chunks the filter admits, best first (higher is better)."""
-
-    def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
-        """How many chunks hold each of these stems (absent: none)."""
-
-    def size(self) -> int:
-        """How many chunks are indexed."""
-
-
-@dataclass
-class IndexStats:
-    """What the index has done since it was opened (tests and benchmarks read it)."""
-
-    rebuilds: int = 0  # catch-ups that had to index every article (a new or emptied file)
-    articles_indexed: int = 0  # articles whose chunks were (re)written
-    articles_removed: int = 0
-    polls: int = 0
-    open_seconds: float = 0.0
-
-
-def default_path(store: ArticleStore, configured: str = "") -> Path:
-    """Where a store's lexical index lives: `configured` if set, else inside an embedded store's
-    folder, else under data/lexical/ named after the Chroma server."""
-    name = chunk_collection_name(store.model_name) + ".sqlite3"
-    if configured:
-        return Path(configured) / name
-    home = store.lexical_home()
-    if home is not None:
-        return home / "lexical" / name
-    where = "".join(c if c.isalnum() or c in "-_." else "_" for c in store.where)
-    return Path("data") / "lexical" / where / name
-
-
 class LexicalIndex:
     """BM25 (FTS5's `bm25()`) over a store's visible chunks, in an SQLite file (see above)."""
 
-    def __init__(self, store: ArticleStore, path: str | Path | None = None, *, poll_seconds: float = CHANGE_POLL_S):
+    def __init__(self, store: ArticleStore, path: str | Path, *, poll_seconds: float = CHANGE_POLL_S):
         self._store = store
-        self.path = Path(path) if path else default_path(store)
+        self.path = Path(path)
         self.poll_seconds = poll_seconds
         self.stats = IndexStats()
         self._local = threading.local()
