@@ -4,9 +4,10 @@ The answer path changes with the answering model (question analysis, sentence me
 fitted model, the decision), so its cost is measured against the version it replaces in the same
 run: the baseline is the `knowledge/` package of a git ref (default `main`), unpacked with
 `git archive` into a temporary folder and imported under another name, so both versions live in
-one process, read one store and share one embedding model. Rounds alternate which version goes
-first (the machine is shared and noisy); every round's median is printed, then the median of all
-asks per version.
+one process and read one store. Each version embeds questions with its own package's model code
+(the same model file), so a change to how a question is embedded is measured too. Rounds
+alternate which version goes first (the machine is shared and noisy); every round's median is
+printed, then the median of all asks per version.
 
     python benchmarks/ask_latency.py --store data/bbc-full --baseline main --rounds 5
     python benchmarks/ask_latency.py --smoke     # a few articles and questions, baseline HEAD (CI)
@@ -100,7 +101,7 @@ def main() -> None:
     kbs = {}
     try:
         base_pkg = import_baseline(args.baseline, Path(tmp.name))
-        kbs[f"baseline ({args.baseline})"] = base_pkg.KnowledgeBase(base_pkg.CoreConfig(chroma_path=args.store), embedder=new.embedder)
+        kbs[f"baseline ({args.baseline})"] = base_pkg.KnowledgeBase(base_pkg.CoreConfig(chroma_path=args.store))
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:  # not a git checkout, or no such ref
         print(f"(no baseline: git archive {args.baseline} failed: {exc}; this tree alone)")
     kbs["this tree"] = new

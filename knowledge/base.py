@@ -35,7 +35,7 @@ from .loading import load_file
 from .models import GLOBAL_SCOPE, Answer, Article, Passage
 from .question import Question, analyse
 from .recency import rerank_for_recency
-from .retrieval import Retrieved, Retriever, SearchFilter
+from .retrieval import Retrieved, Retriever, SearchFilter, sentence_vectors
 from .sources import FetchPolicy, article_files
 from .store import ArticleStore
 from .support import Support, idf_from, score_sentences
@@ -232,7 +232,7 @@ class KnowledgeBase(_Ingesting):
         passages = self.retriever.search(search or question, self.config.top_k, flt, mode=mode or self.config.retrieval, vector=svec)
         if cited:
             passages = cited_first(passages, self._article_passages(cited, flt), self.config.top_k)
-        vectors = self.store.sentence_vectors([p.chunk for p in passages], [p.article.version for p in passages], len(qvec))
+        vectors = sentence_vectors(self.store, passages, len(qvec))
         q = analyse(question)
         idf = idf_from(self.lexical.document_frequencies(q.terms), max(1, self.lexical.size()))
         supports = score_sentences(q, passages, idf, qvec=qvec, sentence_vectors=vectors)

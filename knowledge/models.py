@@ -5,7 +5,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Articles shipped in ``knowledge/articles`` (and loaded from the command line without a
 #: server) are visible everywhere; a Discord server's own articles carry its id as scope.
@@ -65,6 +68,8 @@ class Passage:
     dense_rank: int | None = None
     lexical_rank: int | None = None
     sentences: tuple[Span, ...] = ()  # the chunk's sentences, offsets in the article text
+    # their stored vectors as retrieval read them with the chunk (None: not read)
+    sentence_vectors: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

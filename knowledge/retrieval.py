@@ -17,7 +17,7 @@ from .errors import FilterError
 from .lexical import LexicalSearch
 from .models import GLOBAL_SCOPE, Article, Passage
 from .question import Question
-from .store import ArticleStore, StoredChunk, date_number
+from .store import ArticleStore, StoredChunk, chunk_id, date_number
 from .support import Support
 
 # Reciprocal rank fusion, weighted. On the BBC dev questions (2,225 articles) BM25 alone finds
@@ -101,9 +101,11 @@ class Hit:
 
 @dataclass
 class _Hit:
-    """One chunk's place in each ranking while they are fused."""
+    """One chunk's place in each ranking while they are fused; `stored` is None for a dense hit
+    whose chunk is not read yet (only the chunks fused into the top k are)."""
 
-    stored: StoredChunk
+    chunk_id: str
+    stored: StoredChunk | None = None
     score: float = 0.0
     dense: int | None = None
     lexical: int | None = None
@@ -125,32 +127,63 @@ class Retriever:
 
     def search(self, question: str, k: int = 8, flt: SearchFilter | None = None, *, mode: str = "hybrid",
                vector: np.ndarray | None = None) -> list[Passage]:
-        """The `k` best passages for `question`, best first. `mode`: hybrid, dense or bm25;
-        `vector`: the question's embedding, if the caller already has it."""
+        """The `k` best passages for `question`, best first, each with its sentences' stored
+        vectors. `mode`: hybrid, dense or bm25; `vector`: the question's embedding, if the caller
+        already has it."""
         flt = flt or SearchFilter()
-        dense = self.dense(question, self.depth, flt, vector) if mode in ("hybrid", "dense") else []
+        dense: list[tuple[str, float]] = []
+        if mode in ("hybrid", "dense"):
+            vec = self.embedder.embed_query(question) if vector is None else vector
+            dense = self.store.nearest(vec, self.depth, where=flt.chroma_where(), admits=flt.admits)
         lexical = self.bm25(question, self.depth, flt) if mode in ("hybrid", "bm25") else []
         return self.fuse(dense, lexical, k)
 
-    def fuse(self, dense: Sequence[tuple[StoredChunk, float]], lexical: Sequence[tuple[StoredChunk, float]], k: int) -> list[Passage]:
+    def fuse(self, dense: Sequence[tuple[str, float]], lexical: Sequence[tuple[StoredChunk, float]], k: int) -> list[Passage]:
+        """The top `k` of the two rankings (dense: chunk ids; lexical: chunks), fused by weighted
+        reciprocal rank. Only the chunks that make the top k are read from the store, in one call
+        that also brings their sentence vectors: reading the 30 dense hits and then the vectors
+        of the 8 kept cost 3.3 + 1.0 ms at 1× BBC, against 1.2 ms for the 8 alone."""
         hits: dict[tuple[str, int], _Hit] = {}
-        for name, ranking in (("dense", dense), ("lexical", lexical)):
-            for rank, (sc, _score) in enumerate(ranking, start=1):
-                key = (sc.chunk.article_id, sc.chunk.index)
-                h = hits.setdefault(key, _Hit(sc))
-                h.score += RRF_WEIGHTS[name] / (RRF_K + rank)
-                if name == "dense":
-                    h.dense = rank
-                else:
-                    h.lexical = rank
+        for rank, (id_, _dist) in enumerate(dense, start=1):
+            article_id, _version, index = id_.rsplit("#", 2)
+            h = hits.setdefault((article_id, int(index)), _Hit(id_))
+            h.score += RRF_WEIGHTS["dense"] / (RRF_K + rank)
+            h.dense = rank
+        for rank, (sc, _score) in enumerate(lexical, start=1):
+            c = sc.chunk
+            h = hits.setdefault((c.article_id, c.index), _Hit(chunk_id(c.article_id, sc.version, c.index), sc))
+            if h.stored is None and h.chunk_id == chunk_id(c.article_id, sc.version, c.index):
+                h.stored = sc  # the dense hit's own chunk: its text need not be read
+            h.score += RRF_WEIGHTS["lexical"] / (RRF_K + rank)
+            h.lexical = rank
         ranked = sorted(hits.values(), key=lambda h: h.score, reverse=True)[:k]
         committed = self.store.committed()
-        return [
-            Passage(chunk=h.stored.chunk, article=committed[h.stored.chunk.article_id], score=h.score,
-                    dense_rank=h.dense, lexical_rank=h.lexical, sentences=h.stored.sentences)
-            for h in ranked
-            # The lexical index and the article cache follow the change log separately: a chunk
-            # of a version the cache does not hold (yet, or any more) is left out, never shown
-            # against another version's text.
-            if (a := committed.get(h.stored.chunk.article_id)) is not None and a.version == h.stored.version
-        ]
+        # The lexical index and the article cache follow the change log separately: a chunk
+        # of a version the cache does not hold (yet, or any more) is left out, never shown
+        # against another version's text.
+        kept = [h for h in ranked if (a := committed.get(h.chunk_id.rsplit("#", 2)[0])) is not None
+                and a.version == h.chunk_id.rsplit("#", 2)[1]]
+        read = self.store.chunks_by_id([h.chunk_id for h in kept], self.embedder.dim,
+                                       text=any(h.stored is None for h in kept))
+        out = []
+        for h in kept:
+            if h.chunk_id not in read:
+                continue  # removed since the ranking was made
+            stored, vectors = read[h.chunk_id]
+            stored = h.stored or stored
+            out.append(Passage(chunk=stored.chunk, article=committed[stored.chunk.article_id], score=h.score,
+                               dense_rank=h.dense, lexical_rank=h.lexical, sentences=stored.sentences,
+                               sentence_vectors=vectors))
+        return out
+
+
+def sentence_vectors(store: ArticleStore, passages: Sequence[Passage], dim: int) -> list[np.ndarray | None]:
+    """Each passage's stored sentence vectors: those `Retriever.search` read with the chunks, and
+    the rest (the passages of cited articles) read from the store now."""
+    out = [p.sentence_vectors for p in passages]
+    missing = [n for n, p in enumerate(passages) if p.sentence_vectors is None]
+    if missing:
+        read = store.sentence_vectors([passages[n].chunk for n in missing], [passages[n].article.version for n in missing], dim)
+        for n, vectors in zip(missing, read, strict=True):
+            out[n] = vectors
+    return out
