@@ -398,6 +398,7 @@ class ArticleStore(_ChangeTracking, _Checks, _Decisions):
                     self._chunks.upsert(ids=ids[s : s + CHUNK_WRITE], documents=docs[s : s + CHUNK_WRITE],
                                         metadatas=metas[s : s + CHUNK_WRITE], embeddings=vecs[s : s + CHUNK_WRITE])
 
+            self.confirm_decision_lock()  # before any write: a holder that lost the lock writes nothing
             try:
                 # Intent records first, so recovery after a crash knows what to clean up.
                 self._renew_all(intents, first=True)

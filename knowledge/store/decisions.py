@@ -21,9 +21,9 @@ threads. Across processes:
   longer than the lease (32 articles to a slow server) keeps it, and other processes go on
   waiting. A holder whose lease was lost (its renewals failed past the lease, or the record
   holds another token: another process took it while this one stalled) finds out before it
-  writes: the store's writes made under the lock (`put_many`'s commit, `update_metadata`,
-  `remove`) call `confirm_decision_lock` first, which reads the record back and raises
-  `DecisionLost` (a `StoreError`) instead of writing.
+  writes: the store's writes made under the lock (`put_many`'s first write and its commit,
+  `update_metadata`, `remove`) call `confirm_decision_lock` first, which reads the record back
+  and raises `DecisionLost` (a `StoreError`) instead of writing.
 
 After taking the lock a process reads the change log at once (not up to CHANGE_POLL_S later),
 so its decision sees every commit made under the lock before.
