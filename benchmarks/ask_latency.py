@@ -7,7 +7,9 @@ run: the baseline is the `knowledge/` package of a git ref (default `main`), unp
 one process and read one store. Each version embeds questions with its own package's model code
 (the same model file), so a change to how a question is embedded is measured too. Rounds
 alternate which version goes first (the machine is shared and noisy); every round's median is
-printed, then the median of all asks per version.
+printed, then the median of all asks per version. The two versions' first-round answers are
+compared (text, outcome, citations, and the passages with their fused scores and ranks), and the
+questions whose answers differ are listed: a change meant only to be faster must list none.
 
     python benchmarks/ask_latency.py --store data/bbc-full --baseline main --rounds 5
     python benchmarks/ask_latency.py --smoke     # a few articles and questions, baseline HEAD (CI)
@@ -69,12 +71,22 @@ def import_baseline(ref: str, into: Path) -> ModuleType:
     return pkg
 
 
-async def one_round(kb, questions: list[str]) -> list[float]:  # type: ignore[no-untyped-def]
+def answer_key(answer) -> tuple:  # type: ignore[no-untyped-def]
+    """What must not change between the versions: the text, the outcome, every citation and
+    every passage the answer was written from, with its fused score and ranks."""
+    return (answer.text, str(getattr(answer.outcome, "value", answer.outcome)),
+            tuple((c.article_id, c.start, c.end, c.quote) for c in answer.citations),
+            tuple((p.chunk.article_id, p.chunk.index, round(p.score, 12), p.dense_rank, p.lexical_rank) for p in answer.passages))
+
+
+async def one_round(kb, questions: list[str], answers: dict[str, tuple] | None = None) -> list[float]:  # type: ignore[no-untyped-def]
     times = []
     for q in questions:
         t = time.perf_counter()
-        await kb.ask(q)
+        answer = await kb.ask(q)
         times.append(1000 * (time.perf_counter() - t))
+        if answers is not None:
+            answers[q] = answer_key(answer)
     return times
 
 
@@ -107,6 +119,8 @@ def main() -> None:
     kbs["this tree"] = new
     articles = len(new.list())
 
+    answers: dict[str, dict[str, tuple]] = {name: {} for name in kbs}
+
     async def run() -> dict[str, list[list[float]]]:
         for kb in kbs.values():  # warm: model, caches, the store's first reads
             await one_round(kb, questions[:5])
@@ -114,10 +128,11 @@ def main() -> None:
         names = list(kbs)
         for r in range(args.rounds):
             for name in names if r % 2 == 0 else names[::-1]:
-                got[name].append(await one_round(kbs[name], questions))
+                got[name].append(await one_round(kbs[name], questions, answers[name] if r == 0 else None))
         return got
 
     got = asyncio.run(run())
+    differing = [q for q in questions if len({a[q] for a in answers.values()}) > 1]
     print(f"ask latency in process: {articles} articles, {len(questions)} dev questions a round, extractive; "
           f"rounds alternate which version goes first; ms")
     print(f"{'version':<24}" + "".join(f"{'round ' + str(r + 1):>10}" for r in range(args.rounds)) + f"{'median':>10}{'p95':>10}")
@@ -129,11 +144,15 @@ def main() -> None:
         print(f"{name:<24}" + "".join(f"{m:>10}" for m in per) + f"{med:>10.1f}{p95:>10.1f}")
         out[name] = {"round_medians_ms": per, "median_ms": round(med, 1), "p95_ms": round(p95, 1)}
     print(f"{'target':<24}{'':>{10 * args.rounds}}{'<= ' + str(TARGET_MS):>10}")
+    if len(kbs) > 1:
+        print(f"answers differing between the versions (text, outcome, citations, passages with scores): "
+              f"{len(differing)} of {len(questions)}" + "".join(f"\n  {q}" for q in differing))
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "ask_latency_smoke.json" if args.smoke else "ask_latency.json"
     (RESULTS / name).write_text(json.dumps({"store": "temporary" if args.smoke else args.store, "articles": articles,
                                             "questions": len(questions), "rounds": args.rounds, "baseline": args.baseline,
-                                            "versions": out}, indent=1) + "\n")
+                                            "versions": out, "answers_differing": len(differing) if len(kbs) > 1 else None},
+                                           indent=1) + "\n")
     tmp.cleanup()
 
 
