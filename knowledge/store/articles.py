@@ -323,14 +323,14 @@ class ArticleStore(_ChangeTracking, _Checks, _Decisions):
                 if len(parts := id_.rsplit("#", 2)) == 3 and self.is_visible(parts[0], parts[1])][:k]
 
     def chunks_by_id(self, ids: Sequence[str], dim: int, *, text: bool = True) -> dict[str, tuple[StoredChunk, np.ndarray | None]]:
-        """These chunks (read in one call) with their stored sentence vectors (None where a chunk
-        has none); an id no longer stored is absent. `text` False: without the chunks' texts,
-        for a caller that has them."""
+        """These chunks (read in one call) with their stored sentence vectors of `dim` numbers each
+        (None where a chunk has none, or `dim` is not known yet); an id no longer stored is
+        absent. `text` False: without the chunks' texts, for a caller that has them."""
         if not ids:
             return {}
         got = self._chunks.get(ids=list(ids), include=["documents", "metadatas"] if text else ["metadatas"])
         docs = got["documents"] if text else [""] * len(got["ids"])
-        return {i: (_chunk_from(i, doc or "", meta), unpack(str(meta.get("svec", "")), dim) if (meta or {}).get("svec") else None)
+        return {i: (_chunk_from(i, doc or "", meta), unpack(str(meta.get("svec", "")), dim) if dim > 0 and (meta or {}).get("svec") else None)
                 for i, doc, meta in zip(got["ids"], docs, got["metadatas"], strict=True)}
 
     def dense_search(self, vector: np.ndarray, k: int, where: dict | None = None,
