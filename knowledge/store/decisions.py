@@ -17,7 +17,7 @@ threads. Across processes:
   (`_gone`: its process id no longer exists).
 
   The lease is renewed while it is held: a thread of the holder's rewrites the record every
-  third of the lease (the same write, settle and read back), so a batch that holds the lock
+  quarter of the lease (the same write, settle and read back), so a batch that holds the lock
   longer than the lease (32 articles to a slow server) keeps it, and other processes go on
   waiting. A holder whose lease was lost (its renewals failed past the lease, or the record
   holds another token: another process took it while this one stalled) finds out before it
@@ -55,6 +55,11 @@ DECIDE_POLL_S = 0.05
 # A holder stops writing this long before its last confirmed lease runs out (a renewal being
 # late): the commit that follows a confirmation lands well inside the lease.
 DECIDE_MARGIN_FRACTION = 0.2
+# Renewals per lease. A renewal takes DECIDE_SETTLE_S and three calls (0.21-0.24 s measured to a
+# local server), and its lease counts from before it: a holder stays confirmed while
+# lease/DECIDE_RENEWALS + renewal < lease·(1 - margin) - renewal, i.e. for any lease above about
+# 1 s here (15 s in use). At a third of the lease a 1 s lease failed that by 10 ms each turn.
+DECIDE_RENEWALS = 4
 LOCKS = "newsbot-locks"
 DECIDE_LOCK_FILE = "newsbot-decide.lock"
 _decision_guard = threading.Lock()
@@ -171,11 +176,11 @@ class _Decisions(_Leases):
         return until if rec is not None and rec.fields.get("token") == token else 0.0
 
     def _keep_lease(self, state: _DecisionLock, token: str, stop: threading.Event) -> None:
-        """The renewing thread: every third of the lease, while the record still holds our token,
+        """The renewing thread: every quarter of the lease, while the record still holds our token,
         write it again with a fresh lease. A failed call is tried at the next turn (the holder
         stops writing once the confirmed lease nears its end); another token ends it."""
         table = self._locks()
-        while not stop.wait(DECIDE_LEASE_S / 3):
+        while not stop.wait(DECIDE_LEASE_S / DECIDE_RENEWALS):
             try:
                 rec = table.get("decide")
                 until = self._write_lease(table, token) if rec is not None and rec.fields.get("token") == token else 0.0
