@@ -334,15 +334,25 @@ def core_text(question: str) -> str:
     return q.strip(" ,")
 
 
+# "What did Guo call the US AI policy?": the verb of naming frames the question (the article says
+# "described … as", "termed", "dubbed"); it is not a word the answer sentence must repeat.
+_NAMING_FRAME = re.compile(
+    r"^what (?:did|does|do|has|have|had|will|would)\b.*?\b(call|describe|term|dub|label|brand)\b|"
+    r"^what (?:is|was|are|were|will)\b.*?\b(called|described|termed|dubbed|labelled|branded)\b"
+)
+
+
 def analyse(question: str) -> Question:
     q = " ".join(question.split())
     low = q.lower()
     ask = _asking_sentence(q).lower()
     about = next((f for f, rx in _META.items() if rx.search(low)), None)
-    toks = [w for w in words(q) if w not in STOPWORDS and w not in QUESTION_WORDS]
+    frame = _NAMING_FRAME.search(ask)
+    skip = QUESTION_WORDS | ({frame.group(1) or frame.group(2)} if frame else set())
+    toks = [w for w in words(q) if w not in STOPWORDS and w not in skip]
     terms = tuple(dict.fromkeys(stem(w) for w in toks))
     figures = frozenset(stem(w) for w in toks if _NUMERAL.match(w) and not re.match(r"^\d$", w))
-    core = tuple(dict.fromkeys(stem(w) for w in words(core_text(q)) if w not in STOPWORDS and w not in QUESTION_WORDS))
+    core = tuple(dict.fromkeys(stem(w) for w in words(core_text(q)) if w not in STOPWORDS and w not in skip))
     return Question(
         text=q, terms=terms, names=_names(q), figures=figures, kind=_kind(ask), focus=_focus(ask), about=about,
         parts=split_parts(q), core=core if len(core) >= MIN_CORE_TERMS and core != terms else (),
