@@ -91,7 +91,10 @@ class KnowledgeBase(_Ingesting):
             else:
                 store = ArticleStore.open_local(config.chroma_path, self.embedder.name)
         self.store = store
-        self.lexical = LexicalIndex(store, default_path(store, config.lexical_path))
+        lexical_path = default_path(store, config.lexical_path)
+        if store.snapshot_file is None:  # the saved article facts live beside the lexical index
+            store.snapshot_file = lexical_path.parent / "articles.json"
+        self.lexical = LexicalIndex(store, lexical_path)
         self.retriever = Retriever(store, self.embedder, self.lexical)
         self.llm = LLMAnswerer(config.llm) if config.llm else None
         self._ingest_lock = threading.RLock()

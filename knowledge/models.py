@@ -12,7 +12,7 @@ from typing import Any, Literal
 GLOBAL_SCOPE = "global"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: 51,800 of them in every process at 25x the BBC corpus
 class ArticleInfo:
     """What is known about a stored article without its text: every fact but the body.
 
@@ -53,7 +53,7 @@ class ArticleInfo:
         return Article(**{f.name: getattr(self, f.name) for f in fields(ArticleInfo)}, text=text)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Article(ArticleInfo):
     """One news article as stored: its verbatim body text and the facts about it. `words` is
     always counted from `text`."""

@@ -23,6 +23,7 @@ from ..dedup import decode_signature, encode_signature, text_signature
 from ..embeddings import pack, unpack
 from ..errors import NotFoundError, StoreError, StoreUnavailable
 from ..models import Article, ArticleInfo, Chunk, Span
+from . import snapshot
 from .changes import ChangeKind, ChangeLog, _ChangeTracking
 from .checks import _Checks
 from .decisions import _Decisions
@@ -121,6 +122,13 @@ class ArticleStore(_ChangeTracking, _Checks, _Decisions):
         self._committed: Mapping[str, ArticleInfo] | None = None
         self._texts = TextCache()
         self.texts_read = 0  # article texts read from the store (not the cache) by this process
+        self.full_reads = 0  # times every article record was read (not the saved facts and the changes since)
+        # Where the facts are saved between starts (`snapshot`); None: every start reads every record.
+        self.snapshot_file: Path | None = None
+        self._snapshot_usable = True  # False after `refresh()`: the next read is from the store
+        self._snapshot_saved = float("-inf")  # monotonic time of the last save
+        self._snapshot_dirty = False  # changed since the last save
+        self._save_lock = threading.Lock()
         self.revision = 0
         self._init_change_log()
 
@@ -183,14 +191,16 @@ class ArticleStore(_ChangeTracking, _Checks, _Decisions):
 
     def committed(self) -> Mapping[str, ArticleInfo]:
         """Every committed article's facts by id, without texts (`get` and `articles` read the
-        texts), cached and kept current through the change log (see `_ChangeTracking`).
+        texts), cached and kept current through the change log (see `_ChangeTracking`). The
+        first read takes the facts saved by an earlier process (`snapshot_file`) and the
+        changes since, else it reads every record (and saves them).
 
         An immutable snapshot: writers replace it, never change it, so it may be read without
         the lock while another thread loads."""
         with self._lock:
             if self._committed is not None:
                 self._follow_changes()
-            if self._committed is None:
+            if self._committed is None and not self._start_from_file():
                 self._cache_cursor = ChangeLog.start()
                 out: dict[str, ArticleInfo] = {}
                 offset = 0
@@ -201,7 +211,50 @@ class ArticleStore(_ChangeTracking, _Checks, _Decisions):
                         break
                     offset += _PAGE
                 self._committed = MappingProxyType(out)
-            return self._committed
+                self.full_reads += 1
+                self._snapshot_usable = self._snapshot_dirty = True
+                self._snapshot_saved = float("-inf")
+            committed = self._committed
+        self._save_snapshot()
+        assert committed is not None
+        return committed
+
+    def _start_from_file(self) -> bool:
+        """Take the saved facts and follow the change log from their cursor; False if there is
+        no usable file (see `snapshot`)."""
+        if self.snapshot_file is None or not self._snapshot_usable:
+            return False
+        saved = snapshot.load(self.snapshot_file, self.identity())
+        if saved is None:
+            return False
+        facts, cursor = saved
+        self._committed, self._cache_cursor = MappingProxyType(facts), cursor
+        self._polled = float("-inf")
+        changed = self._follow_changes()
+        if changed is None:  # the change log cannot be read: the file alone is not enough
+            self._committed = None
+            return False
+        # many changes since the file was saved: save now, so the next start reads fewer
+        self._snapshot_dirty = changed > 0
+        self._snapshot_saved = time.monotonic() - (snapshot.SAVE_EVERY_S if changed > 100 else 0)
+        return True
+
+    def _save_snapshot(self) -> None:
+        """Save the facts if they changed and the last save is SAVE_EVERY_S old (outside the
+        store lock: the snapshot is immutable and its cursor read with it)."""
+        if self.snapshot_file is None or not self._snapshot_dirty or time.monotonic() - self._snapshot_saved < snapshot.SAVE_EVERY_S:
+            return
+        if not self._save_lock.acquire(blocking=False):
+            return  # another thread is saving
+        try:
+            with self._lock:
+                facts, cursor = self._committed, self._cache_cursor
+                self._snapshot_dirty = False
+                self._snapshot_saved = time.monotonic()
+            if facts is not None:
+                snapshot.save(self.snapshot_file, self.identity(), cursor, facts)
+        finally:
+            self._save_lock.release()
 
     def _infos_from(self, ids: Sequence[str], metas: Sequence[Mapping[str, Any] | None]) -> dict[str, ArticleInfo]:
         """Article records' facts. A record written before word counts were kept has its text
@@ -239,9 +292,10 @@ class ArticleStore(_ChangeTracking, _Checks, _Decisions):
         return out
 
     def refresh(self) -> None:
-        """Forget the cached article records (they are read again on next use)."""
+        """Forget the cached article records (every record is read again on next use)."""
         with self._lock:
             self._committed = None
+            self._snapshot_usable = False
             self.revision += 1
 
     def _changed(self, article_id: str, article: ArticleInfo | None) -> None:
@@ -259,6 +313,7 @@ class ArticleStore(_ChangeTracking, _Checks, _Decisions):
                     else:
                         new[article_id] = article.info
                 self._committed = MappingProxyType(new)
+                self._snapshot_dirty = True
             self.revision += 1
 
     def get(self, article_id: str) -> Article:

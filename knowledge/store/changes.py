@@ -111,6 +111,7 @@ class _ChangeTracking:
     model_name: str
     revision: int
     _committed: Mapping[str, ArticleInfo] | None
+    _snapshot_dirty: bool
 
     if TYPE_CHECKING:
         def _infos_from(self, ids: Sequence[str], metas: Sequence[Mapping[str, Any] | None]) -> dict[str, ArticleInfo]: ...
@@ -218,19 +219,24 @@ class _ChangeTracking:
                 self._polled = float("-inf")
                 self._follow_changes()
 
-    def _follow_changes(self) -> None:
+    def _follow_changes(self) -> int | None:
         """Bring the cached article records up to date with other processes' writes, at most
-        once per `poll_seconds` (called on each read of the cache)."""
+        once per `poll_seconds` (called on each read of the cache). Returns how many articles
+        were read again (None if the change log could not be read)."""
         if time.monotonic() - self._polled < self.poll_seconds:
-            return
+            return 0
         self._polled = time.monotonic()
         try:
             changes, cursor = self.changes.since(self._cache_cursor)
         except Exception as exc:  # keep answering from what we have; try again next poll
             log.warning("could not read the store's change log (%s)", exc.__class__.__name__)
-            return
+            return None
         with self._lock:
             own = self._own_changes
-            self.reload([c.article_id for c in changes if own.get(c.article_id) != c.seq])
+            again = [c.article_id for c in changes if own.get(c.article_id) != c.seq]
+            self.reload(again)
             self._cache_cursor = cursor
             self._own_changes = {i: seq for i, seq in own.items() if seq > cursor}
+            if again:
+                self._snapshot_dirty = True
+        return len(again)

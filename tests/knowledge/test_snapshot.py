@@ -150,3 +150,34 @@ def test_records_from_an_earlier_release_get_counts_and_signatures_once(make_kb,
     assert {a.id: a.word_count for a in again.list()} == {a.id: len(a.text.split()) for a in arts}
     assert find_duplicates(again.store, _art(60)) == []
     assert again.store.texts_read == 0  # both were written back
+
+
+def test_a_start_takes_the_saved_facts_and_the_changes_since(make_kb, embedder):
+    kb = make_kb()
+    for n in range(3):
+        kb.ingest(_art(n))
+    assert kb.store.full_reads == 1  # no file yet: every record (none then), and saved
+    assert kb.store.snapshot_file is not None and kb.store.snapshot_file.is_file()
+    first = _reopen(kb.config.chroma_path, embedder)
+    assert len(first.list()) == 3 and first.store.full_reads == 0  # the file and the three loads since
+    late = _art(3)
+    kb.ingest(late)  # after the file was saved
+    kb.remove(_art(0).id)
+    second = _reopen(kb.config.chroma_path, embedder)
+    assert {a.id for a in second.list()} == {_art(n).id for n in (1, 2, 3)}
+    assert second.store.full_reads == 0  # the file, then the change log since its cursor
+    assert second.store.committed()[late.id].word_count == late.word_count
+    assert second.get(late.id).text == late.text
+
+
+def test_a_damaged_or_foreign_saved_file_is_ignored(make_kb, embedder):
+    kb = make_kb()
+    kb.ingest(_art(1))
+    path = _reopen(kb.config.chroma_path, embedder).store.snapshot_file
+    assert path is not None
+    path.write_text('{"format": 1, "store": "another store", "cursor": 0, "saved": 0, "rows": []}')
+    other = _reopen(kb.config.chroma_path, embedder)
+    assert [a.id for a in other.list()] == [_art(1).id] and other.store.full_reads == 1
+    path.write_text("{not json")
+    damaged = _reopen(kb.config.chroma_path, embedder)
+    assert [a.id for a in damaged.list()] == [_art(1).id] and damaged.store.full_reads == 1
