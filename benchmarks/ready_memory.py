@@ -110,7 +110,7 @@ def main() -> None:
         stores = {1: str(smoke_store(Path(temp.name) / "store"))}
         args.rounds, args.questions, args.baseline = 1, 2, None
     else:
-        stores = {int(s): str(Path(args.workdir) / f"bbc-{int(s)}x") for s in args.sizes.split(",")}
+        stores = {int(s): str((Path(args.workdir) / f"bbc-{int(s)}x").resolve()) for s in args.sizes.split(",")}  # the trees differ
         missing = [s for s in stores.values() if not Path(s).is_dir()]
         if missing:
             sys.exit(f"no store at {', '.join(missing)}: build them with benchmarks/scale.py --build-only")
