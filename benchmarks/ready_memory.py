@@ -9,7 +9,8 @@ Each measurement is a fresh process (`python -c`, its working folder the candida
 imports that tree's `knowledge`) doing what `bot run` does before it answers, as `scale.py`'s
 `ready` does: open the knowledge base, the folder sync (store check and shipped articles), one
 embedding to load the model, the lexical index brought up to date, one search (which loads the
-HNSW index). `ready_s` runs from the spawn to the end of that search. `rss_ready_mb` is the
+HNSW index). `ready_s` runs from the spawn to the end of that search (`cpu_ready_s`: the CPU the process
+spent by then; on a shared machine the wall time also measures the queue for a core). `rss_ready_mb` is the
 resident set then; `rss_answered_mb` after answering `--questions` dev questions (scale.py's RSS
 column answers every one). Each phase's seconds are reported too, to see what dominates.
 
@@ -57,6 +58,8 @@ out["lexical_s"] = time.perf_counter() - t; t = time.perf_counter()
 kb.retriever.search("warm up the vector index", 8, SearchFilter())
 out["first_search_s"] = time.perf_counter() - t
 out["ready_s"] = time.time() - spawned
+use = resource.getrusage(resource.RUSAGE_SELF)
+out["cpu_ready_s"] = use.ru_utime + use.ru_stime
 out["rss_ready_mb"] = rss()
 async def ask_all():
     for q in questions:
@@ -129,7 +132,7 @@ def main() -> None:
             for name in order:
                 got = run_child(cands[name], store, questions)
                 runs[str(size)][name].append(got)
-                print(f"round {r + 1} {size}× {name}: ready {got['ready_s']:.2f} s, RSS {got['rss_ready_mb']:.0f} MB ready, "
+                print(f"round {r + 1} {size}× {name}: ready {got['ready_s']:.2f} s ({got['cpu_ready_s']:.2f} s CPU), RSS {got['rss_ready_mb']:.0f} MB ready, "
                       f"{got['rss_answered_mb']:.0f} MB answered; " + ", ".join(f"{p[:-2]} {got[p]:.2f}" for p in PHASES)
                       + f" (load {os.getloadavg()[0]:.1f})", flush=True)
     rows: dict[str, dict[str, dict]] = {}
@@ -138,6 +141,8 @@ def main() -> None:
             rows.setdefault(size, {})[name] = {
                 "articles": got[0]["articles"],
                 "ready_s": {"median": round(statistics.median(g["ready_s"] for g in got), 2), "rounds": [round(g["ready_s"], 2) for g in got]},
+                "cpu_ready_s": {"median": round(statistics.median(g["cpu_ready_s"] for g in got), 2),
+                                "rounds": [round(g["cpu_ready_s"], 2) for g in got]},
                 "rss_ready_mb": {"median": round(statistics.median(g["rss_ready_mb"] for g in got)),
                                  "rounds": [round(g["rss_ready_mb"]) for g in got]},
                 "rss_answered_mb": {"median": round(statistics.median(g["rss_answered_mb"] for g in got)),
@@ -145,10 +150,10 @@ def main() -> None:
                 "phases_median_s": {p: round(statistics.median(g[p] for g in got), 3) for p in PHASES},
                 "first_start_s": firsts[size][name],
             }
-    print(f"{'size':<6}{'candidate':<12}{'articles':>9}{'ready s':>9}{'RSS ready':>11}{'RSS answ.':>11}   phases (median s)")
+    print(f"{'size':<6}{'candidate':<12}{'articles':>9}{'ready s':>9}{'CPU s':>7}{'RSS ready':>11}{'RSS answ.':>11}   phases (median s)")
     for size, by in rows.items():
         for name, row in by.items():
-            print(f"{size + '×':<6}{name:<12}{row['articles']:>9}{row['ready_s']['median']:>9}{row['rss_ready_mb']['median']:>11}"
+            print(f"{size + '×':<6}{name:<12}{row['articles']:>9}{row['ready_s']['median']:>9}{row['cpu_ready_s']['median']:>7}{row['rss_ready_mb']['median']:>11}"
                   f"{row['rss_answered_mb']['median']:>11}   " + ", ".join(f"{p[:-2]} {v}" for p, v in row["phases_median_s"].items()))
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "ready_memory_smoke.json" if args.smoke else "ready_memory.json"
