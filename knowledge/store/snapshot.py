@@ -10,7 +10,10 @@ facts are current to, and the facts. A start whose file names this store and is 
 MAX_AGE_S takes the facts from it and then reads the change log from that cursor, re-reading
 only the articles changed since (`_ChangeTracking._follow_changes`), as the lexical index does:
 the same guarantee as every running process already has (changes are seen through the change
-log; see `changes`). MAX_AGE_S bounds what the file adds: a change whose change record was never
+log; see `changes`). A start also compares the number of facts with the number of article records (one count) and
+reads every record when they differ: records added or deleted behind newsbot's back (by hand, or
+copied in with Chroma's own API, as `benchmarks/scale.py` builds its larger stores) have no
+change record. MAX_AGE_S bounds what the file adds otherwise: a change whose change record was never
 written (its writer lost the store right after its commit) stays unseen by processes starting
 from a file no longer than that, since an older file is ignored and every record read again.
 
