@@ -15,7 +15,7 @@ import numpy as np
 from .embeddings import Embedder
 from .errors import FilterError
 from .lexical import LexicalSearch
-from .models import GLOBAL_SCOPE, Article, Passage
+from .models import GLOBAL_SCOPE, ArticleInfo, Passage
 from .question import Question
 from .store import ArticleStore, StoredChunk, chunk_id, date_number
 from .support import Support
@@ -50,7 +50,7 @@ class SearchFilter:
             clauses.append({"source": self.outlet})
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
-    def admits(self, article: Article) -> bool:
+    def admits(self, article: ArticleInfo) -> bool:
         """The same filter on one article (to filter search results outside Chroma)."""
         return (article.scope in self.scopes
                 and (not self.since or date_number(article.published) >= date_number(self.since))
@@ -163,17 +163,20 @@ class Retriever:
         committed = self.store.committed()
         # The lexical index and the article cache follow the change log separately: a chunk
         # of a version the cache does not hold (yet, or any more) is left out, never shown
-        # against another version's text.
+        # against another version's text. The texts are read for these articles only.
         kept = [h for h in ranked if (a := committed.get(h.chunk_id.rsplit("#", 2)[0])) is not None
                 and a.version == h.chunk_id.rsplit("#", 2)[1]]
         read = self.store.chunks_by_id([h.chunk_id for h in kept], dim, text=any(h.stored is None for h in kept))
+        full = self.store.articles([committed[h.chunk_id.rsplit("#", 2)[0]] for h in kept])
         out = []
         for h in kept:
             if h.chunk_id not in read:
                 continue  # removed since the ranking was made
             stored, vectors = read[h.chunk_id]
             stored = h.stored or stored
-            out.append(Passage(chunk=stored.chunk, article=committed[stored.chunk.article_id], score=h.score,
+            if stored.chunk.article_id not in full:
+                continue  # revised or removed since: its text is not this version's
+            out.append(Passage(chunk=stored.chunk, article=full[stored.chunk.article_id], score=h.score,
                                dense_rank=h.dense, lexical_rank=h.lexical, sentences=stored.sentences,
                                sentence_vectors=vectors))
         return out
