@@ -385,8 +385,10 @@ def propagation(kb, server: dict, probes: int) -> dict:  # noqa: ANN001 - a Know
         return (any(sc.chunk.article_id == article_id for sc, _ in dense),
                 any(sc.chunk.article_id == article_id for sc, _ in bm25))
 
-    def until(question: str, article_id: str | None, present: bool, sent: float) -> tuple[float, float, float]:
-        """Ask until both sides agree with `present`; (dense, bm25) delays after the write returned."""
+    def until(question: str, article_id: str | None, present: bool,
+              sent: float) -> tuple[str, float, float | None, float | None]:
+        """Ask until both sides agree with `present`: the article's id, the write's own time, then
+        each side's delay after the write returned (None: not within 30 s, which is reported)."""
         done_at: dict[str, float] = {}
         returned = None
         while len(done_at) < 2 or returned is None:
@@ -399,29 +401,37 @@ def propagation(kb, server: dict, probes: int) -> dict:  # noqa: ANN001 - a Know
                     done_at["dense"] = now
                 if "bm25" not in done_at and b == present:
                     done_at["bm25"] = now
-            if now - sent > 60:
-                raise RuntimeError(f"probe {question!r} not {'seen' if present else 'gone'} after 60 s")
+            if returned is not None and now - returned > 30:
+                break
             time.sleep(0.02)
-        return returned - sent, done_at["dense"] - returned, done_at["bm25"] - returned
+        assert returned is not None and article_id is not None
+        return (article_id, returned - sent, done_at["dense"] - returned if "dense" in done_at else None,
+                done_at["bm25"] - returned if "bm25" in done_at else None)
+
+    def r3(x: float | None) -> float | None:
+        return None if x is None else round(x, 3)
 
     for n in range(max(3, probes * 2)):
         word = f"Quillmere{n}x{rng.randrange(10**6)}"
-        question = f"When will the {word} lighthouse be repainted?"
+        # The probe's own sentence: the dense side ranks it first, whatever the copies hold.
+        question = PROBE_TEXT.format(word=word, colour="red and white").split(". ")[0]
         time.sleep(rng.random() * 1.0)  # a random phase of this process's poll
         sent = time.time()
         mine.send(("load", word))
-        load_s, dense_s, bm25_s = until(question, None, True, sent)
-        art_id = next(sc.chunk.article_id for sc, _ in kb.retriever.bm25(question, DEPTH, flt))
+        art_id, load_s, dense_s, bm25_s = until(question, None, True, sent)
         time.sleep(rng.random() * 1.0)
         sent = time.time()
         mine.send(("remove", art_id))
-        remove_s, dense_gone_s, bm25_gone_s = until(question, art_id, False, sent)
-        rows.append({"load_s": round(load_s, 3), "dense_s": round(dense_s, 3), "bm25_s": round(bm25_s, 3),
-                     "remove_s": round(remove_s, 3), "dense_gone_s": round(dense_gone_s, 3), "bm25_gone_s": round(bm25_gone_s, 3)})
+        _, remove_s, dense_gone_s, bm25_gone_s = until(question, art_id, False, sent)
+        rows.append({"load_s": r3(load_s), "dense_s": r3(dense_s), "bm25_s": r3(bm25_s),
+                     "remove_s": r3(remove_s), "dense_gone_s": r3(dense_gone_s), "bm25_gone_s": r3(bm25_gone_s)})
     mine.send(None)
     loader.join(30)
-    both = [max(r["dense_s"], r["bm25_s"]) for r in rows] + [max(r["dense_gone_s"], r["bm25_gone_s"]) for r in rows]
-    return {"probes": rows, "seen_both_median_s": round(statistics.median(both), 3), "seen_both_max_s": round(max(both), 3)}
+    both = [max(r[a], r[b]) for r in rows for a, b in (("dense_s", "bm25_s"), ("dense_gone_s", "bm25_gone_s"))
+            if r.get(a) is not None and r.get(b) is not None]
+    missed = sum(1 for r in rows for k in ("dense_s", "bm25_s", "dense_gone_s", "bm25_gone_s") if r.get(k) is None)
+    return {"probes": rows, "seen_both_median_s": round(statistics.median(both), 3) if both else None,
+            "seen_both_max_s": round(max(both), 3) if both else None, "missed": missed}
 
 
 def prepare(store: str) -> dict:
@@ -585,6 +595,9 @@ def main() -> None:
                 rows[m]["prepare"] = prepared
             else:
                 server_rows[m] = measure_served(target, str(vectors), m, questions, args.rounds)
+        partial = RESULTS / "scale_partial.tmp"  # what is measured so far, should a later size fail
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps({"rows": rows, "server_rows": server_rows}, indent=2) + "\n")
     cols = [("chunks", lambda r: r["chunks"]), ("hybrid p50", lambda r: r["ms"]["hybrid"]["p50"]),
             ("hybrid p95", lambda r: r["ms"]["hybrid"]["p95"]), ("ask p50", lambda r: r["ms"]["ask"]["p50"]),
             ("ask p95", lambda r: r["ms"]["ask"]["p95"]), ("chroma p50", lambda r: r["ms"]["chroma_dense"]["p50"]),
