@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import sys
 import tempfile
 import time
@@ -82,6 +83,16 @@ def load_corpus(kb: KnowledgeBase, paths: list[Path]) -> dict:
         status = kb.ingest(load_file(p, source="BBC News")).status
         statuses[status] = statuses.get(status, 0) + 1
     return {"loaded_now": len(todo), "seconds": round(time.perf_counter() - started, 1), "statuses": statuses}
+
+
+def fit_subset(paths: list[Path], dev: list[dict], others: int) -> list[Path]:
+    """The articles our question set and the dev set name (a duplicated story's copies too), then
+    `others` more drawn at random (seed 2025), in that order."""
+    rows = dev + load_questions(ROOT / "benchmarks" / "questions" / "newsbot_qa.jsonl")
+    wanted = {BBC / ref for q in rows for ref in [q.get("article"), *(q.get("also_in") or ())] if ref and (BBC / ref).is_file()}
+    rest = [p for p in paths if p not in wanted]
+    random.Random(2025).shuffle(rest)
+    return sorted(wanted) + rest[:others]
 
 
 def support_step_ms(kb: KnowledgeBase, questions: list[dict], rounds: int = 3) -> dict:
@@ -150,9 +161,14 @@ def main() -> None:
     ap.add_argument("--baseline", help="also run a git ref's answer path (e.g. main) on the same store, printed beside")
     ap.add_argument("--dump", help="write each question's signals (best and answer sentence) to this JSON Lines file")
     ap.add_argument("--modes", default=",".join(MODES), help="retrieval modes to run, comma-separated (default: all three)")
+    ap.add_argument("--fit-subset", type=int, metavar="N",
+                    help="load only the question set's and dev set's articles plus N others drawn at random (seed 2025): "
+                         "the fitting store of fit_answering.py (data/bbc-fit: N = 150)")
     args = ap.parse_args()
     questions = load_questions(BBC / "dev_qa.jsonl")
     paths = sorted(BBC.glob("*/*.txt"))
+    if args.fit_subset is not None:
+        paths = fit_subset(paths, questions, args.fit_subset)
     if args.smoke:
         questions = [q for q in questions if q.get("answerable")][:4] + [q for q in questions if not q.get("answerable")][:1]
         wanted = {BBC / q["article"] for q in questions if q.get("article")}

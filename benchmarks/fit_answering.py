@@ -342,7 +342,7 @@ def fit_ranked(x: np.ndarray, y: np.ndarray, group: np.ndarray, features: list[s
 
 def fit(cases: list[Case], drop: tuple[str, ...] = (), gate: bool = True, late: bool = False):
     keep_s, keep_a = columns(drop, late)
-    rows = [(sentence_x(c, late)[i], c.y[i], n) for n, c in enumerate(cases) for i in range(len(c.y)) if not (gate and c.gated[i])]
+    rows = [(sentence_x(c, late)[i], c.y[i], n) for n, c in enumerate(cases) for i, out in enumerate(c.gated) if not (gate and out)]
     x = np.array([r[0] for r in rows])[:, keep_s]
     y = np.array([r[1] for r in rows])
     names_s = [names_of(late)[i] for i in keep_s]
@@ -390,7 +390,7 @@ def judge(cases: list[Case], sent, answerable, threshold: float, drop: tuple[str
     out = []
     for c, a in zip(cases, answer_rows(cases, sent, keep_s, gate, late), strict=True):
         if a is None:
-            out.append({"source": c.source, "answerable": c.answerable, "answered": False, "correct": False, "reachable": False,
+            out.append({"source": c.source, "question": c.question, "answerable": c.answerable, "answered": False, "correct": False, "reachable": False,
                         "confidence": 0.0})
             continue
         vec, ps, order = a
@@ -398,7 +398,7 @@ def judge(cases: list[Case], sent, answerable, threshold: float, drop: tuple[str
         answered = conf >= threshold and ps[0] >= SENTENCE_MIN
         floor = max(SENTENCE_MIN, EXTRA_QUOTE_RATIO * ps[0])
         chosen = [order[0]] + [order[i] for i in range(1, len(order)) if ps[i] >= floor][: MAX_QUOTES - 1]
-        out.append({"source": c.source, "answerable": c.answerable, "answered": bool(answered), "confidence": conf,
+        out.append({"source": c.source, "question": c.question, "answerable": c.answerable, "answered": bool(answered), "confidence": conf,
                     "correct": bool(answered and c.answerable and c.y[chosen].any()),
                     "top1": bool(c.y[order[0]] > 0), "reachable": bool(c.y[order].any())})
     return out
@@ -410,7 +410,13 @@ def summary(results: list[dict]) -> dict:
 
     pos = [r for r in results if r["answerable"]]
     neg = [r for r in results if not r["answerable"]]
-    return {"cases": len(results), "answerable": len(pos), "unanswerable": len(neg),
+    # how well the confidence tells answerable from unanswerable whatever the threshold (AUC: the
+    # chance that an answerable case scores above an unanswerable one; ties count half)
+    auc = None
+    if pos and neg:
+        cp, cn = np.array([r["confidence"] for r in pos]), np.array([r["confidence"] for r in neg])
+        auc = round(float(((cp[:, None] > cn[None, :]).sum() + 0.5 * (cp[:, None] == cn[None, :]).sum()) / (len(cp) * len(cn))), 3)
+    return {"cases": len(results), "answerable": len(pos), "unanswerable": len(neg), "auc": auc,
             "answer_accuracy": share([r["correct"] for r in pos]),
             "refusal_accuracy": share([not r["answered"] for r in neg]),
             "wrongful_refusals": share([not r["answered"] for r in pos]),
@@ -431,6 +437,9 @@ def cross_validate(cases: list[Case], drop: tuple[str, ...] = (), gate: bool = T
         sent, ans, t = fit(train, drop, gate, late)
         results += judge(test, sent, ans, t, drop, gate, late)
     by_source = {s: summary([r for r in results if r["source"] == s]) for s in sorted({r["source"] for r in results})}
+    # pooled, so that the AUC compares RGB's answerable and unanswerable inputs
+    by_source["rgb (positive, negative, noise)"] = summary([r for r in results if r["source"] in ("rgb positive", "rgb negative", "rgb noise 0.8")])
+    by_source["rgb reader-worded"] = summary([r for r in results if r["source"].startswith("rgb reader")])
     out: dict = {"all": summary(results), **by_source}
     out["_results"] = results
     return out
@@ -449,6 +458,9 @@ def main() -> None:
                     help="pointwise logistic, or ranked within each question then calibrated (see fit_ranked)")
     ap.add_argument("--compare-models", action="store_true",
                     help="also cross-validate logistic vs a depth-3 tree, each with and without class balancing")
+    ap.add_argument("--errors", help="write each case's out-of-fold decision (JSON Lines) to this file")
+    ap.add_argument("--no-signals", action="store_true", help="skip the table of each signal's contribution")
+    ap.add_argument("--cv-only", action="store_true", help="cross-validate and print; write no weights")
     ap.add_argument("--cases-cache", help="pickle of the measured cases: read if present, else written (saves re-measuring)")
     args = ap.parse_args()
     OPTIONS["balanced"] = args.balanced
@@ -522,9 +534,11 @@ def main() -> None:
                     for x in cells), flush=True)
         OPTIONS.update(answer_model="logistic", balanced=args.balanced, answer_drop=(), sentence_model=args.sentence_model)
     cv = cross_validate(cases, folds=folds)
-    ablations = {"all signals": cv["all"], "without the missing-name gate": cross_validate(cases, gate=False, folds=folds)["all"]}
-    for name, feats in SIGNALS.items():
-        ablations[f"without {name}"] = cross_validate(cases, drop=feats, folds=folds)["all"]
+    ablations = {"all signals": cv["all"]}
+    if not args.no_signals:
+        ablations["without the missing-name gate"] = cross_validate(cases, gate=False, folds=folds)["all"]
+        for name, feats in SIGNALS.items():
+            ablations[f"without {name}"] = cross_validate(cases, drop=feats, folds=folds)["all"]
     late_info = None
     if LATE is not None:
         ablations["with late interaction (MaxSim)"] = cross_validate(cases, folds=folds, late=True)["all"]
@@ -536,6 +550,8 @@ def main() -> None:
     # The shipped threshold is chosen on the out-of-fold confidences: in-sample ones are
     # optimistic for answerable questions, so a cut chosen on them refuses too much elsewhere.
     oof = cv.pop("_results")
+    if args.errors:  # each case's out-of-fold decision, for error analysis
+        Path(args.errors).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in oof), encoding="utf-8")
     threshold = choose_threshold(np.array([r["confidence"] for r in oof]), np.array([r["answerable"] for r in oof]),
                                  np.array([r["answerable"] and r["reachable"] for r in oof]))
     m = AnsweringModel(sent, ans, threshold, SENTENCE_MIN, EXTRA_QUOTE_RATIO, NOT_STATED_COVERAGE, {
@@ -543,20 +559,20 @@ def main() -> None:
                       "qset_info": info},
         "cross_validated": cv["all"], "folds": folds, "command": "python benchmarks/fit_answering.py",
     })
-    cols = ("answer_accuracy", "refusal_accuracy", "wrongful_refusals", "top_sentence_right", "ceiling (answer among candidates)")
+    cols = ("answer_accuracy", "refusal_accuracy", "wrongful_refusals", "top_sentence_right", "auc", "ceiling (answer among candidates)")
     print(f"\n{folds}-fold cross-validated, by source")
     print(f"{'':<34}{'cases':>7}" + "".join(f"{c[:22]:>24}" for c in cols))
     for name, s in cv.items():
         print(f"{name:<34}{s['cases']:>7}" + "".join(f"{'-' if s[c] is None else s[c]:>24}" for c in cols))
     print("\nsignals: the same cross-validation without each group of measurements")
     for name, s in ablations.items():
-        print(f"{name:<44}" + "".join(f"{'-' if s[c] is None else s[c]:>24}" for c in cols[:4]))
+        print(f"{name:<44}" + "".join(f"{'-' if s[c] is None else s[c]:>24}" for c in cols[:5]))
     print(f"\nthreshold {threshold}; sentence weights: " + ", ".join(f"{f} {w:+.2f}" for f, w in zip(sent.features, sent.weights, strict=True)))
     print("answerability weights: " + ", ".join(f"{f} {w:+.2f}" for f, w in zip(ans.features, ans.weights, strict=True)))
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "fit_answering_smoke.json" if args.smoke else "fit_answering.json"
     (RESULTS / name).write_text(json.dumps({"cross_validated": cv, "signals": ablations, "late_interaction": late_info, "model": m.to_dict()}, indent=1) + "\n")
-    if not args.smoke:
+    if not args.smoke and not args.cv_only:
         save(m, WEIGHTS)
         print(f"wrote {WEIGHTS.relative_to(ROOT)}")
     if tmp is not None:

@@ -53,6 +53,53 @@ def test_answer_kind_and_focus(question, kind, focus):
     assert (q.kind, q.focus) == (kind, focus)
 
 
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        # the asked phrase after a preposition or a comma, not only at the start
+        ("Before Tim Henman quit the Davis Cup, against which country had Britain last won a tie?", AnswerKind.PLACE),
+        ("From which company did Cairn buy its exploration rights in Rajasthan?", AnswerKind.ORGANISATION),
+        ("At the party meeting over the feud, which Labour MP warned that looking divided could wreck it?", AnswerKind.PERSON),
+        # the head noun decides: a council's scientist is a person, a company's consultant is not asked for
+        ("Which Medical Research Council scientist warned about the stance on embryo research?", AnswerKind.PERSON),
+        ("Which company employs security consultant Paul King?", AnswerKind.ORGANISATION),
+        ("Which player joined the club in January?", AnswerKind.PERSON),
+        ("What is the name of Tony Wilson's new label?", AnswerKind.ORGANISATION),
+        # money asked without "cost": debts, allowances, offers, damages
+        ("How much of LG Card's debt will be swapped for shares?", AnswerKind.MONEY),
+        ("What weekly national minimum allowance for foster carers did the government set?", AnswerKind.MONEY),
+        ("How much is Highfields Capital offering for Circuit City?", AnswerKind.MONEY),
+        ("What does Nintendo's DS cost?", AnswerKind.MONEY),
+        ("What was the combined US audience for the best picture nominees?", AnswerKind.COUNT),
+        ("Whose resignation made Charles Clarke home secretary?", AnswerKind.PERSON),
+        ("Until when have the creditors agreed to freeze interest payments?", AnswerKind.DATE),
+        ("What was Paula Radcliffe's winning time in the New York Marathon?", AnswerKind.OTHER),
+    ],
+)
+def test_the_kind_of_answer_comes_from_the_asked_phrase_wherever_it_stands(question, kind):
+    assert analyse(question).kind is kind
+
+
+def test_the_kind_table_agrees_with_most_labels_of_our_question_set():
+    import json
+    from pathlib import Path
+
+    rows = [json.loads(line) for line in (Path(__file__).parents[2] / "benchmarks" / "questions" / "newsbot_qa.jsonl")
+            .read_text(encoding="utf-8").splitlines() if line.strip()]
+    labelled = [(r["question"], {"number": "count"}.get(r["kind"], r["kind"])) for r in rows
+                if r.get("answerable") and r.get("kind") not in (None, "near_miss", "off_topic")]
+    agree = sum(analyse(q).kind.value == kind for q, kind in labelled) / len(labelled)
+    assert agree >= 0.88  # 0.765 with the if-chain it replaced, 0.903 measured
+
+
+def test_a_name_written_with_dots_or_as_a_role_or_short_form_is_found():
+    assert missing_names(analyse("Who won the men's singles U.S. Open in 2020?"), vocab("Thiem won the 2020 US Open")) == ()
+    assert analyse("Which Birmingham MP suggested the election should be held now?").names == ("Birmingham",)
+    assert missing_names(analyse("Which Liberal Democrat wrote to the watchdog?"), vocab("The Lib Dem peer wrote")) == ()
+    assert missing_names(analyse("What was Tesla's revenue in Q3 2019?"), vocab("Tesla reported third-quarter revenue")) == ()
+    assert missing_names(analyse("What did Japan's minister say?"), vocab("Korea's minister said")) == ("Japan",)
+
+
 def test_a_question_that_sets_the_scene_is_judged_by_its_asking_sentence():
     q = analyse("When Dame Julie Andrews went to the musical, she returned to the theatre of 1948. What was that show?")
     assert q.kind is AnswerKind.OTHER  # not a "when" question
