@@ -207,7 +207,7 @@ def run_kind(kind: str, ops: int, procs: int, kill_every: float, tmp: Path) -> d
         for a in arts:
             answer = asyncio.run(kb.ask(question(a.title.removeprefix("Project "))))
             c = answer.citations[0] if answer.citations else None
-            if not (answer.answerable and c is not None and c.article_id == a.id and a.text[c.start : c.end] == c.quote):
+            if not (answer.answerable and c is not None and c.article_id == a.id and kb.get(a.id).text[c.start : c.end] == c.quote):
                 unanswered.append(a.id)
         counts: dict[str, int] = {}
         for x in lines:

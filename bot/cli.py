@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import click
 
 from knowledge.errors import FilterError, KnowledgeError
-from knowledge.models import GLOBAL_SCOPE, Answer, Article
+from knowledge.models import GLOBAL_SCOPE, Answer, ArticleInfo
 
 if TYPE_CHECKING:  # imported where used: the core brings numpy, chromadb and onnxruntime (~1 s)
     from knowledge import KnowledgeBase
@@ -190,7 +190,7 @@ def list_(app: App, as_json: bool) -> None:
         click.echo(f"{a.id}  {a.published or '----------'}  {a.source or '?'}  {a.title}")
 
 
-def _meta(a: Article) -> dict:
+def _meta(a: ArticleInfo) -> dict:
     return {"id": a.id, "title": a.title, "source": a.source, "published": a.published, "url": a.url}
 
 

@@ -20,7 +20,7 @@ from .errors import (
     StoreError,
     StoreUnavailable,
 )
-from .models import GLOBAL_SCOPE, Answer, Article, Citation, Outcome, Passage
+from .models import GLOBAL_SCOPE, Answer, Article, ArticleInfo, Citation, Outcome, Passage
 
 if TYPE_CHECKING:
     from .base import ARTICLES_DIR, CoreConfig, KnowledgeBase
@@ -42,7 +42,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "ARTICLES_DIR", "GLOBAL_SCOPE", "Answer", "Article", "Citation", "CoreConfig", "FetchFailed", "FetchPolicy",
+    "ARTICLES_DIR", "GLOBAL_SCOPE", "Answer", "Article", "ArticleInfo", "Citation", "CoreConfig", "FetchFailed", "FetchPolicy",
     "FilterError", "IngestResult", "IngestStatus", "InputError", "KnowledgeBase", "KnowledgeError", "LimitError",
     "NotFoundError", "Outcome", "Passage", "Pasted", "SearchFilter", "Source", "StoreError", "StoreUnavailable", "Upload",
 ]

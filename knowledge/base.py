@@ -32,7 +32,7 @@ from .ingesting import IngestResult, IngestStatus, _Ingesting
 from .lexical import LexicalIndex, default_path
 from .llm import LLMAnswerer, LLMConfig
 from .loading import load_file
-from .models import GLOBAL_SCOPE, Answer, Article, Passage
+from .models import GLOBAL_SCOPE, Answer, Article, ArticleInfo, Passage
 from .question import Question, analyse
 from .recency import rerank_for_recency
 from .retrieval import Retrieved, Retriever, SearchFilter
@@ -91,7 +91,10 @@ class KnowledgeBase(_Ingesting):
             else:
                 store = ArticleStore.open_local(config.chroma_path, self.embedder.name)
         self.store = store
-        self.lexical = LexicalIndex(store, default_path(store, config.lexical_path))
+        lexical_path = default_path(store, config.lexical_path)
+        if store.snapshot_file is None:  # the saved article facts live beside the lexical index
+            store.snapshot_file = lexical_path.parent / "articles.json"
+        self.lexical = LexicalIndex(store, lexical_path)
         self.retriever = Retriever(store, self.embedder, self.lexical)
         self.llm = LLMAnswerer(config.llm) if config.llm else None
         self._ingest_lock = threading.RLock()
@@ -144,7 +147,8 @@ class KnowledgeBase(_Ingesting):
         if short:
             self.store.refresh()  # read after the count: a version revised meanwhile is left be
         committed = self.store.committed()
-        missing = [committed[i] for i, v in short if i in committed and committed[i].version == v]
+        # with their texts, to chunk them again (an article revised meanwhile is left out)
+        missing = list(self.store.articles([committed[i] for i, v in short if i in committed and committed[i].version == v]).values())
         for a in missing:
             self._index(a, force=True, if_version=a.version)
         self.store.record_check("short", cursor)  # only once healed: a heal that fails is found again
@@ -188,13 +192,15 @@ class KnowledgeBase(_Ingesting):
                 log.info("%s %s", r.status, r.article.id)
         return results
 
-    def remove(self, article_id: str) -> Article:
+    def remove(self, article_id: str) -> ArticleInfo:
         return self.store.remove(article_id)
 
     def get(self, article_id: str) -> Article:
+        """The article with its text (read from the store unless cached)."""
         return self.store.get(article_id)
 
-    def list(self, scopes: Sequence[str] | None = None) -> list[Article]:
+    def list(self, scopes: Sequence[str] | None = None) -> list[ArticleInfo]:
+        """The articles' facts, newest first, without their texts (`get` has the text)."""
         return self.store.list(scopes)
 
     # -- asking ----------------------------------------------------------------------------
@@ -254,9 +260,10 @@ class KnowledgeBase(_Ingesting):
         flt = flt or SearchFilter()
         rank = {a: n for n, a in enumerate(article_ids)}
         visible = {a: committed[a].version for a in rank if a in committed and flt.admits(committed[a])}
-        found = [sc for chunks in self.store.chunks_of(visible).values() for sc in chunks]
+        full = self.store.articles([committed[a] for a in visible])  # a version revised meanwhile is left out
+        found = [sc for chunks in self.store.chunks_of(visible).values() for sc in chunks if sc.chunk.article_id in full]
         found.sort(key=lambda sc: (rank[sc.chunk.article_id], sc.chunk.index))
-        return tuple(Passage(chunk=sc.chunk, article=committed[sc.chunk.article_id], score=0.0, sentences=sc.sentences) for sc in found)
+        return tuple(Passage(chunk=sc.chunk, article=full[sc.chunk.article_id], score=0.0, sentences=sc.sentences) for sc in found)
 
     async def ask(self, question: str, flt: SearchFilter | None = None, *, history: Sequence[Turn | tuple[str, str]] = (),
                   executor: Executor | None = None, use_model: bool = True) -> Answer:

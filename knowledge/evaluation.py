@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .base import KnowledgeBase
 from .errors import InputError, NotFoundError
-from .models import Answer, Article
+from .models import Answer, ArticleInfo
 from .retrieval import SearchFilter
 
 
@@ -112,7 +112,7 @@ def _field_problem(q: dict[str, object]) -> str:
     return ""
 
 
-def matches(article: Article, ref: str) -> bool:
+def matches(article: ArticleInfo, ref: str) -> bool:
     ref = ref.strip()
     return bool(ref) and (article.id == ref or article.url == ref or article.origin.replace("\\", "/").endswith("/" + ref.lstrip("/")) or article.origin == ref)
 

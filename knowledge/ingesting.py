@@ -22,7 +22,7 @@ from .dedup import THRESHOLD as DUPLICATE_THRESHOLD
 from .dedup import as_revision, find_duplicates, jaccard, merged, rank_key, shingles
 from .embeddings import Embedder, pool_chunks
 from .errors import InputError, KnowledgeError, LimitError, NotFoundError, StoreError
-from .models import GLOBAL_SCOPE, Article, Chunk, Span
+from .models import GLOBAL_SCOPE, Article, ArticleInfo, Chunk, Span
 from .sources import Source, read
 from .store import TAKEOVERS, ArticleStore, Load, Record, RecordTable
 
@@ -75,11 +75,11 @@ INGEST_BATCH = 32
 INGEST_BATCH_CHARS = 1_000_000
 
 
-def _depends_on(article: Article, waiting: Sequence[tuple[Article, frozenset[int]]], committed: Mapping[str, Article],
-                per_scope: int) -> bool:
-    """Whether deciding `article` could depend on articles not yet written (`waiting`, with their
-    shingles): the same id, a near-copy of one in the same scope (`dedup.THRESHOLD`), or its
-    scope's article limit in reach once they are stored."""
+def _depends_on(article: Article, mine: frozenset[int], waiting: Sequence[tuple[ArticleInfo, frozenset[int]]],
+                committed: Mapping[str, ArticleInfo], per_scope: int) -> bool:
+    """Whether deciding `article` (whose shingles are `mine`) could depend on articles not yet
+    written (`waiting`, with their shingles): the same id, a near-copy of one in the same scope
+    (`dedup.THRESHOLD`), or its scope's article limit in reach once they are stored."""
     if not waiting:
         return False
     if any(a.id == article.id for a, _ in waiting):
@@ -89,7 +89,6 @@ def _depends_on(article: Article, waiting: Sequence[tuple[Article, frozenset[int
         stored = sum(1 for a in committed.values() if a.scope == article.scope)
         if stored + len(same_scope) >= per_scope:
             return True
-    mine = shingles(article.text)
     return any(jaccard(mine, sh) >= DUPLICATE_THRESHOLD for sh in same_scope)
 
 
@@ -108,7 +107,8 @@ class _Ingesting:
             raise LimitError(f"“{article.title}” has {len(article.text):,} characters; the limit is {self.config.max_article_chars:,} (MAX_ARTICLE_CHARS).")
         existing = self.store.committed().get(article.id)
         if existing is not None and existing.version == article.version and existing.scope == article.scope:
-            return IngestResult(IngestStatus.UNCHANGED, existing)
+            # the same version is the same title and text: the stored facts with the text in hand
+            return IngestResult(IngestStatus.UNCHANGED, existing.with_text(article.text))
         if existing is not None:
             return IngestResult(IngestStatus.UPDATED, as_revision(existing, article))
         twins = find_duplicates(self.store, article)
@@ -158,7 +158,7 @@ class _Ingesting:
                     # the next load (`_finish_takeovers`).
                     self._takeovers.put(Record(planned.article.id, "", {"replaces": "\n".join(planned.replaced)}))
                     self._write(planned.article, prepared)
-                elif planned.article != self.store.committed().get(planned.article.id):
+                elif planned.article.info != self.store.committed().get(planned.article.id):
                     self.store.update_metadata(planned.article)
                 self._settle_group(planned.article)
                 if planned.replaced:
@@ -187,12 +187,13 @@ class _Ingesting:
                 self._settle_group(story)
             self._takeovers.delete(rec.id)
 
-    def _settle_group(self, story: Article) -> None:
+    def _settle_group(self, story: ArticleInfo) -> None:
         """Leave one stored copy of `story`: the one that ranks first (`dedup.rank_key`), with
         every copy's outlets. Normally there is one already; two remain when a takeover was
         killed between storing the new copy and removing the old one. Under the decision lock."""
-        current = self.store.committed().get(story.id)
-        if current is None:
+        try:
+            current = self.store.get(story.id)  # with its text: its copies are found by it
+        except NotFoundError:
             return
         twins = find_duplicates(self.store, current)
         if not twins:
@@ -233,12 +234,13 @@ class _Ingesting:
         try:
             with self._ingest_lock, self.store.decision_lock():
                 batch: builtins.list[tuple[int, IngestResult, _Prepared]] = []
-                waiting: builtins.list[tuple[Article, frozenset[int]]] = []  # the batch's articles, with their shingles
+                waiting: builtins.list[tuple[ArticleInfo, frozenset[int]]] = []  # the batch's articles, with their shingles
                 for n, article in enumerate(articles):
                     if results[n] is not None:
                         continue
                     try:
-                        if _depends_on(article, waiting, self.store.committed(), self.config.max_articles_per_scope):
+                        mine = shingles(article.text)
+                        if _depends_on(article, mine, waiting, self.store.committed(), self.config.max_articles_per_scope):
                             self._write_batch(batch, results)
                             waiting.clear()
                         planned = self.plan(article)
@@ -252,7 +254,8 @@ class _Ingesting:
                             results[n] = ready
                             continue
                         batch.append((n, planned, ready))
-                        waiting.append((planned.article, shingles(planned.article.text)))
+                        # a revision keeps the given text (`as_revision`): its shingles are `mine`
+                        waiting.append((planned.article, mine if planned.article.text == article.text else shingles(planned.article.text)))
                     except KnowledgeError as exc:
                         results[n] = exc
                 self._write_batch(batch, results)

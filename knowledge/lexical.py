@@ -61,7 +61,7 @@ from .store import (
 from .textstats import content_stems
 
 if TYPE_CHECKING:
-    from .models import Article
+    from .models import ArticleInfo
     from .retrieval import SearchFilter
 
 log = logging.getLogger(__name__)
@@ -130,10 +130,10 @@ class _Marker:
     published: int
 
     @classmethod
-    def of(cls, art: Article, n_chunks: int) -> _Marker:
+    def of(cls, art: ArticleInfo, n_chunks: int) -> _Marker:
         return cls(art.version, n_chunks, art.scope, art.source.lower(), date_number(art.published))
 
-    def same_article(self, art: Article) -> bool:
+    def same_article(self, art: ArticleInfo) -> bool:
         return (self.version, self.scope, self.source, self.published) == (
             art.version, art.scope, art.source.lower(), date_number(art.published))
 
@@ -312,7 +312,7 @@ class LexicalIndex:
                          cursor if last else None, identity if last else None)
 
     @staticmethod
-    def _differs(marker: _Marker | None, art: Article | None) -> bool:
+    def _differs(marker: _Marker | None, art: ArticleInfo | None) -> bool:
         if art is None:
             return marker is not None
         # A version indexed with no chunks is looked at again: its chunks may have come since
@@ -333,7 +333,7 @@ class LexicalIndex:
                     waited = True
                 time.sleep(_RETRY_S)
 
-    def _commit(self, work: list[tuple[str, Article | None, list[StoredChunk]]], cursor: int | None, identity: str | None) -> None:
+    def _commit(self, work: list[tuple[str, ArticleInfo | None, list[StoredChunk]]], cursor: int | None, identity: str | None) -> None:
         """One commit: each article's documents replaced whole, and the state document."""
         t = self._t
         writer = self._writer()

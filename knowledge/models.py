@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 #: Articles shipped in ``knowledge/articles`` (and loaded from the command line without a
@@ -12,13 +12,18 @@ from typing import Any, Literal
 GLOBAL_SCOPE = "global"
 
 
-@dataclass(frozen=True)
-class Article:
-    """One news article as stored: its verbatim body text and the facts about it."""
+@dataclass(frozen=True, slots=True)  # slots: 51,800 of them in every process at 25x the BBC corpus
+class ArticleInfo:
+    """What is known about a stored article without its text: every fact but the body.
+
+    This is what a process keeps of every article (`ArticleStore.committed()`, `list()`): at
+    25x the BBC corpus the texts of 52,000 articles were about 120 MB in each process. An
+    `Article` is an `ArticleInfo` with its text, read by id when it is needed (`get()`, the
+    passages of an answer, duplicate candidates), so code that needs the text asks for an
+    `Article` and the type checker refuses an `ArticleInfo` there."""
 
     id: str
     title: str
-    text: str
     source: str = ""  # the outlet, e.g. "Xinhua"
     published: str = ""  # ISO date (YYYY-MM-DD) or "" when unknown
     updated: str = ""
@@ -30,10 +35,33 @@ class Article:
     version: str = ""  # content hash of title + text; changes when the article is revised
     origin: str = ""  # where it was loaded from (file path or URL), for people, not for ids
     outlets: tuple[str, ...] = ()  # every outlet known to carry this same story
+    words: int = 0  # words in the text (`len(text.split())`), kept so listing needs no text
 
     @property
     def word_count(self) -> int:
-        return len(self.text.split())
+        return self.words
+
+    @property
+    def info(self) -> ArticleInfo:
+        """These facts alone (an `Article` without its text)."""
+        if type(self) is ArticleInfo:
+            return self
+        return ArticleInfo(**{f.name: getattr(self, f.name) for f in fields(ArticleInfo)})
+
+    def with_text(self, text: str) -> Article:
+        """The full article: these facts and `text` (its word count is counted from it)."""
+        return Article(**{f.name: getattr(self, f.name) for f in fields(ArticleInfo)}, text=text)
+
+
+@dataclass(frozen=True, slots=True)
+class Article(ArticleInfo):
+    """One news article as stored: its verbatim body text and the facts about it. `words` is
+    always counted from `text`."""
+
+    text: str = field(kw_only=True)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "words", len(self.text.split()))
 
 
 @dataclass(frozen=True)
@@ -60,7 +88,7 @@ class Passage:
     """A retrieved chunk with the article it belongs to and how it ranked."""
 
     chunk: Chunk
-    article: Article
+    article: Article  # with its text: quotes are cut from it and checked against it
     score: float  # fused score; larger is better
     dense_rank: int | None = None
     lexical_rank: int | None = None

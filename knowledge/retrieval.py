@@ -15,7 +15,7 @@ import numpy as np
 from .embeddings import Embedder
 from .errors import FilterError
 from .lexical import LexicalSearch
-from .models import GLOBAL_SCOPE, Article, Passage
+from .models import GLOBAL_SCOPE, ArticleInfo, Passage
 from .question import Question
 from .store import ArticleStore, StoredChunk, date_number
 from .support import Support
@@ -50,7 +50,7 @@ class SearchFilter:
             clauses.append({"source": self.outlet})
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
-    def admits(self, article: Article) -> bool:
+    def admits(self, article: ArticleInfo) -> bool:
         """The same filter on one article (to filter search results outside Chroma)."""
         return (article.scope in self.scopes
                 and (not self.since or date_number(article.published) >= date_number(self.since))
@@ -145,12 +145,13 @@ class Retriever:
                     h.lexical = rank
         ranked = sorted(hits.values(), key=lambda h: h.score, reverse=True)[:k]
         committed = self.store.committed()
+        # The lexical index and the article cache follow the change log separately: a chunk
+        # of a version the cache does not hold (yet, or any more) is left out, never shown
+        # against another version's text. The texts are read for these articles only.
+        kept = [h for h in ranked if (a := committed.get(h.stored.chunk.article_id)) is not None and a.version == h.stored.version]
+        full = self.store.articles([committed[h.stored.chunk.article_id] for h in kept])
         return [
-            Passage(chunk=h.stored.chunk, article=committed[h.stored.chunk.article_id], score=h.score,
+            Passage(chunk=h.stored.chunk, article=full[h.stored.chunk.article_id], score=h.score,
                     dense_rank=h.dense, lexical_rank=h.lexical, sentences=h.stored.sentences)
-            for h in ranked
-            # The lexical index and the article cache follow the change log separately: a chunk
-            # of a version the cache does not hold (yet, or any more) is left out, never shown
-            # against another version's text.
-            if (a := committed.get(h.stored.chunk.article_id)) is not None and a.version == h.stored.version
+            for h in kept if h.stored.chunk.article_id in full
         ]

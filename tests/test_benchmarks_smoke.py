@@ -45,6 +45,8 @@ CASES = [
     pytest.param("lexical_candidates", BBC, [("rows", "fts5", "hybrid", "hit@1"), ("rows", "fts5", "query_ms", "p50"), ("rows", "tantivy", "hybrid", "mrr@10"),
                                              ("rows", "fts5", "add_one_article_ms"), ("skipped",)], id="lexical_candidates"),
     pytest.param("startup", BBC, [("rows", "--help", "median_s"), ("rows", "ask", "rounds_s")], id="startup"),
+    pytest.param("ready_memory", BBC, [("rows", "1", "this tree", "ready_s", "median"), ("rows", "1", "this tree", "rss_ready_mb", "rounds"),
+                                       ("rows", "1", "this tree", "phases_median_s", "sync_folder_s")], id="ready_memory"),
     pytest.param("concurrency", BBC, [("levels", "1", "questions_per_s"), ("levels", "32", "latency_ms_p95")], id="concurrency"),
     pytest.param("embedding_models", BBC, [("rows", "ours", "chunks_per_s"), ("rows", "ours", "mrr@10")], id="embedding_models"),
     pytest.param("extraction_quality", BBC, [("averages", "char_recall"), ("pages",)], id="extraction_quality"),

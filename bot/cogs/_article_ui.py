@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import discord
 
-from knowledge import GLOBAL_SCOPE, Article
+from knowledge import GLOBAL_SCOPE, Article, ArticleInfo
 
 from ..errors import NO_MENTIONS, report
 from ..rendering import DESCRIPTION, FIELD_VALUE, TITLE, plain, plain_short, shorten
@@ -21,7 +21,7 @@ VIEW_TIMEOUT = 600
 PAGE_SIZE = 10
 
 
-def where(article: Article) -> str:
+def where(article: ArticleInfo) -> str:
     return "shipped with the bot (every server)" if article.scope == GLOBAL_SCOPE else "this server"
 
 
@@ -57,7 +57,7 @@ def added_embed(article: Article) -> discord.Embed:
     return embed
 
 
-def list_pages(articles: Sequence[Article], *, heading: str) -> list[discord.Embed]:
+def list_pages(articles: Sequence[ArticleInfo], *, heading: str) -> list[discord.Embed]:
     if not articles:
         return [discord.Embed(title=heading, description="No articles are loaded yet. An admin can add some with `/articles add`.")]
     pages = []

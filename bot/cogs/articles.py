@@ -182,7 +182,7 @@ class Articles(commands.Cog):
                 pass
             same = [a for a in self.kb.list(scopes) if a.title.lower() == value.strip().lower()]
             if len(same) == 1:
-                return same[0]
+                return self.kb.get(same[0].id)  # with its text, for `show`
             raise NotFoundError("No article like that here: pick one from the list that appears as you type.")
 
         return await asyncio.to_thread(work)

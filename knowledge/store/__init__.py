@@ -53,13 +53,16 @@ were most of a load's time.
 A Chroma server that goes away, and a fresh store created by two processes at once: `guard`.
 
 Within a process, `committed()` is an immutable snapshot that writers replace in one assignment,
-so a reader never sees it change under it.
+so a reader never sees it change under it. It holds every article's facts (`ArticleInfo`), not
+its text: texts are read by id when needed (`get`, `articles`) through a small cache (`texts`),
+and a start takes the facts an earlier process saved and the change log since (`snapshot`).
 
 The package, one module per job: `records` (article and chunk records, ids, record tables),
 `articles` (`ArticleStore`: opening, reading, writing), `changes` (the change log other
 processes follow), `leases` (intent records, owner locks, clean-up), `decisions` (the
 store-wide decision lock), `checks` (recovery and healing, at start-up and on demand) and
-`guard` (an unreachable server, a fresh store created twice).
+`guard` (an unreachable server, a fresh store created twice), `texts` (the cache of article texts)
+and `snapshot` (the facts saved between starts).
 """
 
 from .articles import ArticleStore, Load

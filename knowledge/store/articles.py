@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -19,9 +19,11 @@ from typing import Any
 import numpy as np
 
 from ..chunking import chunk_members
+from ..dedup import decode_signature, encode_signature, text_signature
 from ..embeddings import pack, unpack
 from ..errors import NotFoundError, StoreError, StoreUnavailable
-from ..models import Article, Chunk, Span
+from ..models import Article, ArticleInfo, Chunk, Span
+from . import snapshot
 from .changes import ChangeKind, ChangeLog, _ChangeTracking
 from .checks import _Checks
 from .decisions import _Decisions
@@ -33,13 +35,16 @@ from .records import (
     PENDING,
     RecordTable,
     StoredChunk,
-    _article_from,
     _article_meta,
     _chunk_from,
+    _info_from,
+    _signature_of,
+    _words_known,
     chunk_collection_name,
     chunk_id,
     date_number,
 )
+from .texts import TextCache
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +119,16 @@ class ArticleStore(_ChangeTracking, _Checks, _Decisions):
         self._articles = _Guarded(articles, label)
         self._pending = _Guarded(pending, label)
         self._chunks = _Guarded(chunks, label)
-        self._committed: Mapping[str, Article] | None = None
+        self._committed: Mapping[str, ArticleInfo] | None = None
+        self._texts = TextCache()
+        self.texts_read = 0  # article texts read from the store (not the cache) by this process
+        self.full_reads = 0  # times every article record was read (not the saved facts and the changes since)
+        # Where the facts are saved between starts (`snapshot`); None: every start reads every record.
+        self.snapshot_file: Path | None = None
+        self._snapshot_usable = True  # False after `refresh()`: the next read is from the store
+        self._snapshot_saved = float("-inf")  # monotonic time of the last save
+        self._snapshot_dirty = False  # changed since the last save
+        self._save_lock = threading.Lock()
         self.revision = 0
         self._init_change_log()
 
@@ -175,39 +189,125 @@ class ArticleStore(_ChangeTracking, _Checks, _Decisions):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def committed(self) -> Mapping[str, Article]:
-        """Every committed article by id (metadata and text), cached and kept current through
-        the change log (see `_ChangeTracking`).
+    def committed(self) -> Mapping[str, ArticleInfo]:
+        """Every committed article's facts by id, without texts (`get` and `articles` read the
+        texts), cached and kept current through the change log (see `_ChangeTracking`). The
+        first read takes the facts saved by an earlier process (`snapshot_file`) and the
+        changes since, else it reads every record (and saves them).
 
         An immutable snapshot: writers replace it, never change it, so it may be read without
         the lock while another thread loads."""
         with self._lock:
             if self._committed is not None:
                 self._follow_changes()
-            if self._committed is None:
+            if self._committed is None and not self._start_from_file():
                 self._cache_cursor = ChangeLog.start()
-                out: dict[str, Article] = {}
+                out: dict[str, ArticleInfo] = {}
                 offset = 0
                 while True:
-                    got = self._articles.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
-                    for id_, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                        out[id_] = _article_from(id_, doc or "", meta or {})
+                    got = self._articles.get(include=["metadatas"], limit=_PAGE, offset=offset)
+                    out.update(self._infos_from(got["ids"], got["metadatas"]))
                     if len(got["ids"]) < _PAGE:
                         break
                     offset += _PAGE
                 self._committed = MappingProxyType(out)
-            return self._committed
+                self.full_reads += 1
+                self._snapshot_usable = self._snapshot_dirty = True
+                self._snapshot_saved = float("-inf")
+            committed = self._committed
+        self._save_snapshot()
+        assert committed is not None
+        return committed
+
+    def _start_from_file(self) -> bool:
+        """Take the saved facts and follow the change log from their cursor; False if there is
+        no usable file (see `snapshot`)."""
+        if self.snapshot_file is None or not self._snapshot_usable:
+            return False
+        saved = snapshot.load(self.snapshot_file, self.identity())
+        if saved is None:
+            return False
+        facts, cursor = saved
+        self._committed, self._cache_cursor = MappingProxyType(facts), cursor
+        self._polled = float("-inf")
+        changed = self._follow_changes()
+        if changed is None:  # the change log cannot be read: the file alone is not enough
+            self._committed = None
+            return False
+        if self._articles.count() != len(self._committed):
+            # records added or deleted without a change record (by hand, or a benchmark copying
+            # records in with Chroma's own API): read them all (one count, ~5 ms at 25x)
+            log.info("the saved article facts do not match the store's %d records: reading them all", self._articles.count())
+            self._committed = None
+            return False
+        # many changes since the file was saved: save now, so the next start reads fewer
+        self._snapshot_dirty = changed > 0
+        self._snapshot_saved = time.monotonic() - (snapshot.SAVE_EVERY_S if changed > 100 else 0)
+        return True
+
+    def _save_snapshot(self) -> None:
+        """Save the facts if they changed and the last save is SAVE_EVERY_S old (outside the
+        store lock: the snapshot is immutable and its cursor read with it)."""
+        if self.snapshot_file is None or not self._snapshot_dirty or time.monotonic() - self._snapshot_saved < snapshot.SAVE_EVERY_S:
+            return
+        if not self._save_lock.acquire(blocking=False):
+            return  # another thread is saving
+        try:
+            with self._lock:
+                facts, cursor = self._committed, self._cache_cursor
+                self._snapshot_dirty = False
+                self._snapshot_saved = time.monotonic()
+            if facts is not None:
+                snapshot.save(self.snapshot_file, self.identity(), cursor, facts)
+        finally:
+            self._save_lock.release()
+
+    def _infos_from(self, ids: Sequence[str], metas: Sequence[Mapping[str, Any] | None]) -> dict[str, ArticleInfo]:
+        """Article records' facts. A record written before word counts were kept has its text
+        read once, here, and its count written back (`_count_words`)."""
+        out: dict[str, ArticleInfo] = {}
+        uncounted: builtins.list[str] = []
+        for id_, meta in zip(ids, metas, strict=True):
+            out[id_] = _info_from(id_, meta or {})
+            if not _words_known(meta or {}):
+                uncounted.append(id_)
+        if uncounted:
+            out.update(self._count_words(uncounted))
+        return out
+
+    def _count_words(self, ids: Sequence[str]) -> dict[str, ArticleInfo]:
+        """Read these records with their texts, count their words and write the counts back
+        (a migration of records written before counts were kept: each is read once per store,
+        by the first process that meets it; a write-back that fails is tried by the next)."""
+        out: dict[str, ArticleInfo] = {}
+        for s in range(0, len(ids), _PAGE):
+            got = self._articles.get(ids=builtins.list(ids[s : s + _PAGE]), include=["documents", "metadatas"])
+            self.texts_read += len(got["ids"])
+            counted: dict[str, ArticleInfo] = {}
+            for id_, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                counted[id_] = _info_from(id_, meta or {}).with_text(doc or "").info
+            out.update(counted)
+            try:
+                # `update` merges these keys into the record and never recreates a removed one;
+                # `words_of` names the version counted, so a count written back over a revision
+                # made meanwhile is ignored by readers.
+                self._articles.update(ids=builtins.list(counted),
+                                      metadatas=[{"words": a.words, "words_of": a.version} for a in counted.values()])
+            except Exception as exc:  # only a cache of the count: the next reader counts again
+                log.info("could not store word counts (%s)", exc.__class__.__name__)
+        return out
 
     def refresh(self) -> None:
-        """Forget the cached article records (they are read again on next use)."""
+        """Forget the cached article records (every record is read again on next use)."""
         with self._lock:
             self._committed = None
+            self._snapshot_usable = False
             self.revision += 1
 
-    def _changed(self, article_id: str, article: Article | None) -> None:
+    def _changed(self, article_id: str, article: ArticleInfo | None) -> None:
         self._changed_all({article_id: article})
 
-    def _changed_all(self, articles: Mapping[str, Article | None]) -> None:
+    def _changed_all(self, articles: Mapping[str, ArticleInfo | None]) -> None:
         # Keep the cache in step with our own writes instead of re-reading every record: one
         # copy of the snapshot per batch, not per article.
         with self._lock:
@@ -217,17 +317,83 @@ class ArticleStore(_ChangeTracking, _Checks, _Decisions):
                     if article is None:
                         new.pop(article_id, None)
                     else:
-                        new[article_id] = article
+                        new[article_id] = article.info
                 self._committed = MappingProxyType(new)
+                self._snapshot_dirty = True
             self.revision += 1
 
     def get(self, article_id: str) -> Article:
-        art = self.committed().get(article_id)
-        if art is None:
+        """The committed article with its text (read from the store unless cached). Raises
+        NotFoundError if there is none."""
+        info = self.committed().get(article_id)
+        full = self.articles([info]).get(article_id) if info is not None else None
+        if info is not None and full is None:
+            # revised or removed by another process since the snapshot was read: read it again
+            now = self.reload([article_id]).get(article_id)
+            full = self.articles([now]).get(article_id) if now is not None else None
+        if full is None:
             raise NotFoundError(f"No article with id {article_id!r}; `list` shows the ids.")
-        return art
+        return full
 
-    def list(self, scopes: Sequence[str] | None = None) -> list[Article]:
+    def articles(self, infos: Iterable[ArticleInfo]) -> dict[str, Article]:
+        """These articles with their texts, by id: each text is that of the given version (from
+        the cache, else one read for all the missing ones). An article revised or removed
+        since is left out, so a text is never paired with another version's facts or chunks."""
+        want = {a.id: a for a in infos}
+        out: dict[str, Article] = {}
+        missing: builtins.list[str] = []
+        for id_, info in want.items():
+            text = self._texts.get(id_, info.version)
+            if text is None:
+                missing.append(id_)
+            else:
+                out[id_] = info.with_text(text)
+        for s in range(0, len(missing), _PAGE):
+            got = self._articles.get(ids=missing[s : s + _PAGE], include=["documents", "metadatas"])
+            self.texts_read += len(got["ids"])
+            for id_, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                version = str((meta or {}).get("version", ""))
+                self._texts.put(id_, version, doc or "")
+                if version == want[id_].version:
+                    out[id_] = want[id_].with_text(doc or "")
+        return out
+
+    def signatures(self, infos: Mapping[str, ArticleInfo]) -> dict[str, np.ndarray]:
+        """The MinHash signature (`dedup.text_signature`) of each of these articles' given
+        version, from their records (metadata only). A record without one (written before they
+        were kept) has its text read and its signature computed and written back, once per
+        store. An article revised or removed since is left out."""
+        out: dict[str, np.ndarray] = {}
+        unsigned: builtins.list[str] = []
+        ids = builtins.list(infos)
+        for s in range(0, len(ids), _PAGE):
+            got = self._articles.get(ids=ids[s : s + _PAGE], include=["metadatas"])
+            for id_, meta in zip(got["ids"], got["metadatas"], strict=True):
+                if str((meta or {}).get("version", "")) != infos[id_].version:
+                    continue
+                sig = decode_signature(_signature_of(meta or {}))
+                if sig is None:
+                    unsigned.append(id_)
+                else:
+                    out[id_] = sig
+        for s in range(0, len(unsigned), _PAGE):
+            got = self._articles.get(ids=unsigned[s : s + _PAGE], include=["documents", "metadatas"])
+            self.texts_read += len(got["ids"])
+            back: dict[str, str] = {}
+            for id_, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                version = str((meta or {}).get("version", ""))
+                if version == infos[id_].version:
+                    out[id_] = text_signature(doc or "")
+                    back[id_] = f"{version}:{encode_signature(out[id_])}"
+            try:  # tagged with its version, as `_count_words` does
+                if back:
+                    self._articles.update(ids=builtins.list(back), metadatas=[{"minhash": v} for v in back.values()])
+            except Exception as exc:  # computed again by the next process that needs it
+                log.info("could not store duplicate signatures (%s)", exc.__class__.__name__)
+        return out
+
+    def list(self, scopes: Sequence[str] | None = None) -> builtins.list[ArticleInfo]:
+        """The committed articles' facts (no texts), newest first."""
         arts = builtins.list(self.committed().values())
         if scopes is not None:
             arts = [a for a in arts if a.scope in scopes]
@@ -292,7 +458,7 @@ class ArticleStore(_ChangeTracking, _Checks, _Decisions):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def dense_search(self, vector: np.ndarray, k: int, where: dict | None = None,
-                     admits: Callable[[Article], bool] | None = None,
+                     admits: Callable[[ArticleInfo], bool] | None = None,
                      known: Mapping[str, StoredChunk] | None = None) -> builtins.list[tuple[StoredChunk, float]]:
         """The `k` nearest visible chunks with their cosine distance, nearest first.
 
@@ -401,7 +567,9 @@ class ArticleStore(_ChangeTracking, _Checks, _Decisions):
                     return statuses
                 # The commit points: one record per article, all in one write.
                 self._articles.upsert(ids=article_ids, documents=[loads[n].article.text for n in todo],
-                                      metadatas=[_article_meta(loads[n].article, len(loads[n].chunks)) for n in todo],
+                                      metadatas=[_article_meta(loads[n].article, len(loads[n].chunks),
+                                                               signature=encode_signature(text_signature(loads[n].article.text)))
+                                                 for n in todo],
                                       embeddings=[[1.0]] * len(todo))
                 self._log_change_all(article_ids, ChangeKind.PUT)
                 # Committed: from now on the intents no longer protect these versions' chunks (if a
@@ -429,8 +597,9 @@ class ArticleStore(_ChangeTracking, _Checks, _Decisions):
                 statuses[n] = "updated" if committed.get(loads[n].article.id) is not None else "loaded"
             return statuses
 
-    def update_metadata(self, article: Article) -> None:
-        """Rewrite an article's record only (e.g. a new outlet carrying the same story)."""
+    def update_metadata(self, article: ArticleInfo) -> None:
+        """Rewrite an article record's facts only (e.g. a new outlet carrying the same story);
+        its text and signature stay as stored."""
         with self._lock:
             got = self._articles.get(ids=[article.id], include=["metadatas"])
             if not got["ids"]:
@@ -440,13 +609,17 @@ class ArticleStore(_ChangeTracking, _Checks, _Decisions):
                 self.refresh()  # revised meanwhile by another process: keep its version
                 return
             n = int(meta.get("n_chunks", 0))
-            self._articles.upsert(ids=[article.id], documents=[article.text], metadatas=[_article_meta(article, n)], embeddings=[[1.0]])
+            # `update`, not `upsert`: the stored text is kept, and a record removed meanwhile is
+            # not brought back.
+            self._articles.update(ids=[article.id], metadatas=[_article_meta(article, n)])
             self._log_change(article.id, ChangeKind.METADATA)
             self._changed(article.id, article)
 
-    def remove(self, article_id: str) -> Article:
+    def remove(self, article_id: str) -> ArticleInfo:
         with self._lock:
-            art = self.get(article_id)
+            art = self.committed().get(article_id)
+            if art is None:
+                raise NotFoundError(f"No article with id {article_id!r}; `list` shows the ids.")
             self._articles.delete(ids=[article_id])  # uncommit first: its chunks vanish at once
             winner, _ = self._settle(article_id)
             self._log_change(article_id, ChangeKind.REMOVE)

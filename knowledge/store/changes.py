@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
-from ..models import Article
-from .records import _PAGE, CHANGES, StoredChunk, _article_from, _chunk_from
+from ..models import ArticleInfo
+from .records import _PAGE, CHANGES, StoredChunk, _chunk_from
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,11 @@ class _ChangeTracking:
     _chunks: Any
     model_name: str
     revision: int
-    _committed: Mapping[str, Article] | None
+    _committed: Mapping[str, ArticleInfo] | None
+    _snapshot_dirty: bool
+
+    if TYPE_CHECKING:
+        def _infos_from(self, ids: Sequence[str], metas: Sequence[Mapping[str, Any] | None]) -> dict[str, ArticleInfo]: ...
 
     def _init_change_log(self) -> None:
         try:
@@ -186,17 +190,16 @@ class _ChangeTracking:
     def _log_changes_of(self, article_ids: Sequence[str]) -> None:
         self.changes.write(list(article_ids), ChangeKind.PUT)
 
-    def reload(self, article_ids: Sequence[str]) -> dict[str, Article | None]:
-        """Read these article records again (the changed ones); the cached snapshot is replaced
-        by a new dict, never edited, so a reader holding the old one keeps a consistent view.
-        Returns each id's current article, None where it is gone."""
+    def reload(self, article_ids: Sequence[str]) -> dict[str, ArticleInfo | None]:
+        """Read these article records again (the changed ones; metadata only); the cached
+        snapshot is replaced by a new dict, never edited, so a reader holding the old one keeps
+        a consistent view. Returns each id's current facts, None where it is gone."""
         ids = list(dict.fromkeys(article_ids))
         if not ids:
             return {}
-        got = self._articles.get(ids=ids, include=["documents", "metadatas"])
-        now: dict[str, Article | None] = dict.fromkeys(ids)
-        for id_, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-            now[id_] = _article_from(id_, doc or "", meta or {})
+        got = self._articles.get(ids=ids, include=["metadatas"])
+        now: dict[str, ArticleInfo | None] = dict.fromkeys(ids)
+        now.update(self._infos_from(got["ids"], got["metadatas"]))
         with self._lock:
             if self._committed is not None:
                 fresh = dict(self._committed)
@@ -216,19 +219,24 @@ class _ChangeTracking:
                 self._polled = float("-inf")
                 self._follow_changes()
 
-    def _follow_changes(self) -> None:
+    def _follow_changes(self) -> int | None:
         """Bring the cached article records up to date with other processes' writes, at most
-        once per `poll_seconds` (called on each read of the cache)."""
+        once per `poll_seconds` (called on each read of the cache). Returns how many articles
+        were read again (None if the change log could not be read)."""
         if time.monotonic() - self._polled < self.poll_seconds:
-            return
+            return 0
         self._polled = time.monotonic()
         try:
             changes, cursor = self.changes.since(self._cache_cursor)
         except Exception as exc:  # keep answering from what we have; try again next poll
             log.warning("could not read the store's change log (%s)", exc.__class__.__name__)
-            return
+            return None
         with self._lock:
             own = self._own_changes
-            self.reload([c.article_id for c in changes if own.get(c.article_id) != c.seq])
+            again = [c.article_id for c in changes if own.get(c.article_id) != c.seq]
+            self.reload(again)
             self._cache_cursor = cursor
             self._own_changes = {i: seq for i, seq in own.items() if seq > cursor}
+            if again:
+                self._snapshot_dirty = True
+        return len(again)

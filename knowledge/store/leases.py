@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..models import Article
+from ..models import Article, ArticleInfo
 from .changes import ChangeKind, ChangeLog
-from .records import RecordTable, _article_from
+from .records import RecordTable
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,8 @@ class _Leases:
     _lease_renewed: float
 
     if TYPE_CHECKING:
-        def committed(self) -> Mapping[str, Article]: ...
+        def committed(self) -> Mapping[str, ArticleInfo]: ...
+        def _infos_from(self, ids: Sequence[str], metas: Sequence[Mapping[str, Any] | None]) -> dict[str, ArticleInfo]: ...
         def refresh(self) -> None: ...
         def _log_changes_of(self, article_ids: Sequence[str]) -> None: ...
         def records(self, name: str) -> RecordTable: ...
@@ -136,7 +137,7 @@ class _Leases:
             return _lock_is_free(self._owners / f"{owner}.lock")
         return float(meta.get("lease_until", 0) or 0) < time.time()  # 0 for records without a lease
 
-    def _settle(self, article_id: str, exclude: set[str] | frozenset[str] = frozenset()) -> tuple[Article | None, int]:
+    def _settle(self, article_id: str, exclude: set[str] | frozenset[str] = frozenset()) -> tuple[ArticleInfo | None, int]:
         """Delete the article's chunks that no one needs: neither of the committed version nor of
         a live load (intent records in `exclude` do not count). Returns the committed article as
         read now (None if there is none) and how many chunks went (see `_settle_all`)."""
@@ -144,7 +145,7 @@ class _Leases:
         return winners[article_id], removed
 
     def _settle_all(self, article_ids: Sequence[str], exclude: set[str] | frozenset[str] = frozenset(),
-                    ) -> tuple[dict[str, Article | None], int, Counter[tuple[str, str]]]:
+                    ) -> tuple[dict[str, ArticleInfo | None], int, Counter[tuple[str, str]]]:
         """`_settle` for several articles in three reads and one delete per 500 chunks. Returns
         each article's committed record as read now (None if there is none), how many chunks
         went, and how many chunks each (article, version) kept.
@@ -163,10 +164,9 @@ class _Leases:
         for i, m in zip(pend["ids"], pend["metadatas"], strict=True):
             if i not in exclude and not (m or {}).get("committed") and not self._abandoned(m or {}):
                 live.add((str((m or {}).get("article_id")), str((m or {}).get("version"))))
-        got = self._articles.get(ids=ids, include=["documents", "metadatas"])
-        winners: dict[str, Article | None] = dict.fromkeys(ids)
-        for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-            winners[i] = _article_from(i, d or "", m or {})
+        got = self._articles.get(ids=ids, include=["metadatas"])
+        winners: dict[str, ArticleInfo | None] = dict.fromkeys(ids)
+        winners.update(self._infos_from(got["ids"], got["metadatas"]))
         keep = live | {(a.id, a.version) for a in winners.values() if a is not None}
         stale: builtins.list[str] = []
         kept: Counter[tuple[str, str]] = Counter()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..models import Article, Chunk, Span
+from ..models import Article, ArticleInfo, Chunk, Span
 
 if TYPE_CHECKING:
     import chromadb
@@ -45,16 +45,43 @@ class StoredChunk:
     sentences: tuple[Span, ...]
 
 
-def _article_meta(a: Article, n_chunks: int) -> dict:
+def _article_meta(a: ArticleInfo, n_chunks: int, *, signature: str = "") -> dict:
+    """An article record's metadata. `words` (with `words_of`, the version it was counted
+    from) lets a listing show word counts without the text; `signature` (the text's MinHash,
+    `dedup.encode_signature`), stored as `minhash` = "version:signature", lets the duplicate
+    index be built from records alone. Both are tagged with the version they describe because a
+    reader may write them back for a record that was revised meanwhile (`words_of`, `minhash`
+    then name the old version and are ignored)."""
     meta = {k: getattr(a, k) for k in _ARTICLE_FIELDS}
-    meta.update(outlets="\n".join(a.outlets), n_chunks=n_chunks, published_n=date_number(a.published))
+    meta.update(outlets="\n".join(a.outlets), n_chunks=n_chunks, published_n=date_number(a.published),
+                words=a.words, words_of=a.version)
+    if signature:
+        meta["minhash"] = f"{a.version}:{signature}"
     return meta
 
 
-def _article_from(id_: str, text: str, meta: dict) -> Article:
+def _words_known(meta: Mapping[str, object]) -> bool:
+    """Whether the record's word count is that of its current version (records written before
+    word counts were kept have none)."""
+    return isinstance(meta.get("words"), int) and meta.get("words_of") == meta.get("version")
+
+
+def _signature_of(meta: Mapping[str, object]) -> str:
+    """The record's stored signature text for its current version, or ""."""
+    version, _, sig = str(meta.get("minhash", "") or "").partition(":")
+    return sig if sig and version == str(meta.get("version", "")) else ""
+
+
+def _info_from(id_: str, meta: Mapping[str, object]) -> ArticleInfo:
+    """The facts of an article record, without its text (`words` 0 if the record has none)."""
     fields = {k: str(meta.get(k, "") or "") for k in _ARTICLE_FIELDS}
     outlets = tuple(o for o in str(meta.get("outlets", "")).split("\n") if o)
-    return Article(id=id_, text=text, outlets=outlets, **fields)
+    words = meta.get("words")
+    return ArticleInfo(id=id_, outlets=outlets, words=words if isinstance(words, int) and _words_known(meta) else 0, **fields)
+
+
+def _article_from(id_: str, text: str, meta: Mapping[str, object]) -> Article:
+    return _info_from(id_, meta).with_text(text)
 
 
 def _chunk_from(id_: str, doc: str, meta: dict) -> StoredChunk:

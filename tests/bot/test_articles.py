@@ -111,7 +111,7 @@ async def test_preview_says_exactly_what_confirm_then_does_for_every_status(h):
         assert "Nothing was changed" not in said and "went wrong" not in said
     [stored] = own_articles(h)  # one story, never a copy
     assert stored.outlets == ("Harbour Herald", "Coast Courier")
-    assert "vote on the deal" in stored.text
+    assert "vote on the deal" in h.kb.get(stored.id).text
 
 
 async def test_a_copy_that_ranks_first_is_previewed_and_reported_as_taking_the_stories_place(h):

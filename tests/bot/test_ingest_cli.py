@@ -223,7 +223,7 @@ def _check_consistent(store: ArticleStore) -> int:
             orphans.append((meta["article_id"], doc, vec))
         else:
             by_article.setdefault(art.id, []).append(meta)
-    for art in committed.values():  # every committed article has chunks covering its text
+    for art in store.articles(committed.values()).values():  # every committed article has chunks covering its text
         metas = sorted(by_article.get(art.id, []), key=lambda m: m["index"])
         assert [m["index"] for m in metas] == list(range(n_chunks[art.id])) and metas, art.id
         ends = [0] + [x for m in metas for x in (m["start"], m["end"])] + [len(art.text)]

@@ -249,7 +249,7 @@ def test_two_processes_loading_copies_of_one_story_at_once_store_it_once(where, 
     assert _finish(first) == {"status": "loaded"}
     assert _finish(second) == {"status": "duplicate"}
     store = open_store(where)
-    mine = [a for a in store.committed().values() if a.text == text]
+    mine = [a for a in store.articles(store.committed().values()).values() if a.text == text]
     assert [a.title for a in mine] == ["Harbour works start"]
     assert _mine(store, mine[0].id) == []
 

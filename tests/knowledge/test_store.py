@@ -25,7 +25,7 @@ def test_loading_twice_is_a_no_op_and_a_revision_replaces(make_kb):
     assert kb.store.chunk_count() == n
     revised = _article("The council approved the new bridge on Monday. Work starts in June instead.")
     assert kb.ingest(revised).status == "updated"
-    assert [a.text for a in kb.list()] == [revised.text]
+    assert [kb.get(a.id).text for a in kb.list()] == [revised.text]
     hits = kb.retriever.search("When does work start?", 5)
     assert all("June" in p.chunk.text for p in hits)
 
@@ -113,7 +113,7 @@ def test_the_articles_folder_is_mirrored_idempotently(make_kb, tmp_path):
     assert [r.status for r in kb.sync_folder(folder)] == ["unchanged"]
     f.write_text("---\ntitle: Storm hits coast\nsource: Weather Desk\npublished: 2024-09-01\n---\nA storm hit the coast on Sunday night.\n")
     assert [r.status for r in kb.sync_folder(folder)] == ["updated"]
-    assert kb.list()[0].text.endswith("Sunday night.")
+    assert kb.get(kb.list()[0].id).text.endswith("Sunday night.")
     f.unlink()
     assert kb.sync_folder(folder) == [] and kb.list() == []
 
