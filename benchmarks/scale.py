@@ -27,7 +27,19 @@ The candidates alternate question by question, for `--rounds` rounds over the 60
 
     python benchmarks/scale.py --source STORE --workdir data/bbc-scale --sizes 1,10,25,50
     python benchmarks/scale.py --source STORE --workdir data/bbc-scale --sizes 1,10,25,50 --build-only
+    python benchmarks/scale.py --source STORE --workdir data/bbc-scale --sizes 1,10,25,50 --server
     python benchmarks/scale.py --smoke                            # 15 articles at 1×, 2×, 3× (CI)
+
+`--server` measures each size twice, alternating which goes first: embedded as above, and through
+`chroma run` serving the same folder on 127.0.0.1 (started for that size, stopped after), where the
+measuring process is a bot and the server holds the HNSW index: RSS is then reported for each
+process apart, the server's read from /proc. The measuring process uses the lexical index beside
+the store (current, as on a host whose bot has run before). Server mode adds how long another
+process's load and removal take to reach this one: a second process on the same server loads a
+probe article and removes it again (4 probes at `--rounds 2`, at random phases of the change-log
+poll), while this one asks every 20 ms, and the delay after each write returned is recorded for
+the dense side (HNSW on the server, filtered by this process's article cache) and the BM25 side
+(this process's lexical index). `--smoke` serves its largest size too, when `chroma` is installed.
 
 `--source` is a store holding the BBC corpus (as `bbc_quality.py --store` loads it); it is copied,
 never written. Built stores stay in `--workdir` and are reused by the next run (50× takes about
@@ -166,7 +178,22 @@ def original(article_id: str) -> str:
     return article_id.split("~", 1)[0]
 
 
-def measure_size(store: str, base_vectors: str, copies: int, questions: list[dict], rounds: int, spawned_at: float) -> dict:
+def proc_mb(pid: int, field: str = "VmRSS") -> float:
+    """Another process's resident memory (`VmRSS`) or its peak (`VmHWM`), in MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def measure_size(store: str, base_vectors: str, copies: int, questions: list[dict], rounds: int, server: dict | None,
+                 spawned_at: float) -> dict:
+    """One size, in a fresh process: the store opened embedded (`server` None) or through the
+    `chroma run` serving it (`server`: host, port, pid, lexical_path; the lexical index is the
+    one beside the store, already current, as on a host whose bot has run before)."""
     t0 = time.perf_counter()
     import numpy as np
     from threadpoolctl import threadpool_limits
@@ -176,7 +203,7 @@ def measure_size(store: str, base_vectors: str, copies: int, questions: list[dic
 
     imported_s = time.perf_counter() - t0
     t = time.perf_counter()
-    kb = KnowledgeBase(CoreConfig(chroma_path=store))
+    kb = KnowledgeBase(server_config(server) if server else CoreConfig(chroma_path=store))
     kb.sync_folder()  # as `bot run` starts: repair, reindex_missing, the shipped articles
     kb.embedder.embed_query("warm up")
     opened_s = time.perf_counter() - t
@@ -190,6 +217,7 @@ def measure_size(store: str, base_vectors: str, copies: int, questions: list[dic
     first_query_s = time.perf_counter() - t
     ready_s = time.time() - spawned_at  # from the process's spawn to its first answer
     rss_loaded = rss_mb()
+    server_loaded = proc_mb(server["pid"]) if server else 0.0
 
     qtexts = [kb.check_question(q["question"]) for q in questions]
 
@@ -199,6 +227,7 @@ def measure_size(store: str, base_vectors: str, copies: int, questions: list[dic
 
     asyncio.run(ask_all())  # what a `bot run` process holds once it has answered every question
     rss_answered = rss_mb()
+    server_answered = proc_mb(server["pid"]) if server else 0.0
 
     # The brute-force baseline searches the very vectors the store holds: the 1× store's, tiled.
     matrix = np.tile(np.load(base_vectors), (copies, 1))
@@ -260,6 +289,10 @@ def measure_size(store: str, base_vectors: str, copies: int, questions: list[dic
         kb.remove(extra.id)
         kb.lexical.ensure_current()
 
+    # Another process's writes, as this one sees them (a Chroma server only: embedded Chroma keeps
+    # the HNSW index in the process that opened it).
+    spread = propagation(kb, server, rounds) if server else {}
+
     # Quality: rank of the right article among the top 10 passages, copies counted as one.
     hit1, rr, n = 0, 0.0, 0
     arts = kb.store.committed()
@@ -274,7 +307,8 @@ def measure_size(store: str, base_vectors: str, copies: int, questions: list[dic
         rank = next((i for i, a in enumerate(seen, start=1) if matches(arts[a], q["article"])), None)
         hit1 += rank == 1
         rr += 1 / rank if rank else 0.0
-    return {
+    out = {
+        "mode": "server" if server else "embedded",
         "copies": copies, "chunks": kb.store.chunk_count(), "articles": len(arts),
         "import_s": round(imported_s, 2), "open_s": round(opened_s, 2), "lexical_open_s": round(lexical_s, 3),
         "startup_s": round(started_s, 2), "ready_s": round(ready_s, 2), "rss_mb_answered": round(rss_answered),
@@ -286,6 +320,118 @@ def measure_size(store: str, base_vectors: str, copies: int, questions: list[dic
         "ms": {k: {"p50": round(statistics.median(v) * 1000, 2), "p95": round(pct(v, 95) * 1000, 2)} for k, v in timings.items()},
         "hit@1": round(hit1 / max(1, n), 4), "mrr@10": round(rr / max(1, n), 4), "samples": len(timings["ask"]),
     }
+    if server:
+        out.update({"server_rss_mb_loaded": round(server_loaded), "server_rss_mb_answered": round(server_answered),
+                    "server_peak_rss_mb": round(proc_mb(server["pid"], "VmHWM")), "server_start_s": server["start_s"],
+                    "propagation": spread})
+    return out
+
+
+def server_config(server: dict):  # noqa: ANN201 - a CoreConfig, imported late (the parent never loads the core)
+    from knowledge import CoreConfig
+
+    return CoreConfig(chroma_host=server["host"], chroma_port=server["port"], lexical_path=server["lexical_path"])
+
+
+PROBE_TEXT = ("The {word} lighthouse keepers will repaint the tower in {colour} stripes next spring, the harbour trust said. "
+              "Volunteers from {word} will carry the paint up the 212 steps by hand.")
+
+
+def _loader(server: dict, conn) -> None:  # noqa: ANN001 - a multiprocessing Connection
+    """Another process on the same Chroma server: loads and removes the probe articles it is sent,
+    replying with the wall-clock time each write returned (its change record written)."""
+    from knowledge import KnowledgeBase
+    from knowledge.loading import build_article
+
+    kb = KnowledgeBase(server_config({**server, "lexical_path": tempfile.mkdtemp(prefix="newsbot-loader-")}))  # never opened
+    kb.embedder.embed_query("warm up")
+    conn.send("ready")
+    while (msg := conn.recv()) is not None:
+        op, word = msg
+        if op == "load":
+            art = build_article(title=f"{word} lighthouse to be repainted", source="Probe", published="2024-01-01",
+                                text=PROBE_TEXT.format(word=word, colour="red and white"))
+            kb.ingest(art)
+            conn.send((art.id, time.time()))
+        else:
+            kb.remove(word)
+            conn.send((word, time.time()))
+
+
+def propagation(kb, server: dict, probes: int) -> dict:  # noqa: ANN001 - a KnowledgeBase
+    """How long after another process's load returns this one finds the article on each side
+    (dense: Chroma's HNSW on the server and this process's article cache; BM25: this process's
+    lexical index, fed from the change log), and likewise for a removal. This process asks every
+    20 ms, as a busy bot would; the change log is read at most once per `CHANGE_POLL_S`. Probes
+    start at random phases of that poll."""
+    import random
+
+    from knowledge import SearchFilter
+
+    ctx = mp.get_context("spawn")
+    mine, theirs = ctx.Pipe()
+    loader = ctx.Process(target=_loader, args=(server, theirs))
+    loader.start()
+    assert mine.recv() == "ready"
+    flt = SearchFilter()
+    rng = random.Random(12)
+    rows: list[dict] = []
+
+    def sides(question: str, article_id: str | None) -> tuple[bool, bool]:
+        dense = kb.retriever.dense(question, DEPTH, flt)
+        bm25 = kb.retriever.bm25(question, DEPTH, flt)
+        if article_id is None:
+            return False, False
+        return (any(sc.chunk.article_id == article_id for sc, _ in dense),
+                any(sc.chunk.article_id == article_id for sc, _ in bm25))
+
+    def until(question: str, article_id: str | None, present: bool,
+              sent: float) -> tuple[str, float, float | None, float | None]:
+        """Ask until both sides agree with `present`: the article's id, the write's own time, then
+        each side's delay after the write returned (None: not within 30 s, which is reported)."""
+        done_at: dict[str, float] = {}
+        returned = None
+        while len(done_at) < 2 or returned is None:
+            if returned is None and mine.poll():
+                article_id, returned = mine.recv()
+            d, b = sides(question, article_id)
+            now = time.time()
+            if article_id is not None:
+                if "dense" not in done_at and d == present:
+                    done_at["dense"] = now
+                if "bm25" not in done_at and b == present:
+                    done_at["bm25"] = now
+            if returned is not None and now - returned > 30:
+                break
+            time.sleep(0.02)
+        assert returned is not None and article_id is not None
+        return (article_id, returned - sent, done_at["dense"] - returned if "dense" in done_at else None,
+                done_at["bm25"] - returned if "bm25" in done_at else None)
+
+    def r3(x: float | None) -> float | None:
+        return None if x is None else round(x, 3)
+
+    for n in range(max(3, probes * 2)):
+        word = f"Quillmere{n}x{rng.randrange(10**6)}"
+        # The probe's own sentence: the dense side ranks it first, whatever the copies hold.
+        question = PROBE_TEXT.format(word=word, colour="red and white").split(". ")[0]
+        time.sleep(rng.random() * 1.0)  # a random phase of this process's poll
+        sent = time.time()
+        mine.send(("load", word))
+        art_id, load_s, dense_s, bm25_s = until(question, None, True, sent)
+        time.sleep(rng.random() * 1.0)
+        sent = time.time()
+        mine.send(("remove", art_id))
+        _, remove_s, dense_gone_s, bm25_gone_s = until(question, art_id, False, sent)
+        rows.append({"load_s": r3(load_s), "dense_s": r3(dense_s), "bm25_s": r3(bm25_s),
+                     "remove_s": r3(remove_s), "dense_gone_s": r3(dense_gone_s), "bm25_gone_s": r3(bm25_gone_s)})
+    mine.send(None)
+    loader.join(30)
+    both = [max(r[a], r[b]) for r in rows for a, b in (("dense_s", "bm25_s"), ("dense_gone_s", "bm25_gone_s"))
+            if r.get(a) is not None and r.get(b) is not None]
+    missed = sum(1 for r in rows for k in ("dense_s", "bm25_s", "dense_gone_s", "bm25_gone_s") if r.get(k) is None)
+    return {"probes": rows, "seen_both_median_s": round(statistics.median(both), 3) if both else None,
+            "seen_both_max_s": round(max(both), 3) if both else None, "missed": missed}
 
 
 def prepare(store: str) -> dict:
@@ -324,6 +470,40 @@ def in_child(fn, *args) -> dict:  # noqa: ANN001
     return out
 
 
+def measure_served(target: Path, vectors: str, copies: int, questions: list[dict], rounds: int) -> dict:
+    """`chroma run` on the store's folder (127.0.0.1, a free port), one measuring process through
+    it, then the server stopped: the bot's and the server's memory apart."""
+    from tests.chroma_server import ChromaProcess
+
+    chroma = ChromaProcess(target)
+    t = time.perf_counter()
+    chroma.start(timeout=600)
+    assert chroma.proc is not None
+    server = {"host": "127.0.0.1", "port": chroma.port, "pid": chroma.proc.pid, "lexical_path": str(target / "lexical"),
+              "start_s": round(time.perf_counter() - t, 2)}
+    try:
+        return in_child(measure_size, str(target), vectors, copies, questions, rounds, server)
+    finally:
+        chroma.stop()
+
+
+def print_side_by_side(rows: dict, server_rows: dict) -> None:
+    cols = [("ask p50", lambda r: r["ms"]["ask"]["p50"]), ("ask p95", lambda r: r["ms"]["ask"]["p95"]),
+            ("hybrid p50", lambda r: r["ms"]["hybrid"]["p50"]), ("bm25 p50", lambda r: r["ms"]["bm25"]["p50"]),
+            ("ready s", lambda r: r["ready_s"]), ("bot RSS", lambda r: r["rss_mb_answered"]),
+            ("server RSS", lambda r: r.get("server_rss_mb_answered", "-")), ("HNSW rec.", lambda r: r["hnsw_recall@30"]),
+            ("+1 art. ms", lambda r: r["load_one_article_ms"]),
+            ("seen p50 s", lambda r: r.get("propagation", {}).get("seen_both_median_s", "-")),
+            ("seen max s", lambda r: r.get("propagation", {}).get("seen_both_max_s", "-"))]
+    print("embedded and `chroma run` side by side (RSS in MB after answering; seen: another process's load or "
+          "removal found by both sides)")
+    print(f"{'size':<6}{'mode':<10}" + "".join(f"{c:>12}" for c, _ in cols))
+    for m in rows:
+        for mode, r in (("embedded", rows.get(m)), ("server", server_rows.get(m))):
+            if r:
+                print(f"{str(m) + '×':<6}{mode:<10}" + "".join(f"{f(r):>12}" for _, f in cols))
+
+
 # -- the run ---------------------------------------------------------------------------------
 
 def smoke_source(folder: Path, questions: list[dict]) -> Path:
@@ -347,6 +527,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--smoke", action="store_true", help="15 articles at 1×, 2×, 3×, 5 questions, 1 round")
     ap.add_argument("--build-only", action="store_true", help="build the stores of --sizes in --workdir, measure nothing")
+    ap.add_argument("--server", action="store_true", help="also measure each size through `chroma run` serving the same "
+                    "folder on 127.0.0.1, embedded and server alternating (writes results/scale_server.json); --smoke "
+                    "does both whenever the `chroma` command is installed")
     ap.add_argument("--no-first-start", action="store_true", help="no unmeasured first start per size: the measured start "
                     "then also loads the shipped articles (one article, about a second), and a large store's start is paid once")
     args = ap.parse_args()
@@ -394,12 +577,27 @@ def main() -> None:
             print(f"  {builds[m]}", flush=True)
     if args.build_only:
         return
-    for m in sizes:
+    from tests.chroma_server import chroma_executable
+
+    served = args.server or (args.smoke and chroma_executable() is not None)
+    server_rows: dict[int, dict] = {}
+    for i, m in enumerate(sizes):
         target = base if m == 1 else work / f"bbc-{m}x"
         print(f"measuring {m}× ...", flush=True)
         prepared = {} if args.no_first_start else in_child(prepare, str(target))
-        rows[m] = in_child(measure_size, str(target), str(vectors), m, questions, args.rounds)
-        rows[m]["prepare"] = prepared
+        # Embedded and server alternate which goes first, size by size (the machine is shared).
+        modes = ["embedded", "server"] if i % 2 == 0 else ["server", "embedded"]
+        if not served or (args.smoke and m != max(sizes)):  # the smoke run serves its largest size only
+            modes = ["embedded"]
+        for mode in modes:
+            if mode == "embedded":
+                rows[m] = in_child(measure_size, str(target), str(vectors), m, questions, args.rounds, None)
+                rows[m]["prepare"] = prepared
+            else:
+                server_rows[m] = measure_served(target, str(vectors), m, questions, args.rounds)
+        partial = RESULTS / "scale_partial.tmp"  # what is measured so far, should a later size fail
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps({"rows": rows, "server_rows": server_rows}, indent=2) + "\n")
     cols = [("chunks", lambda r: r["chunks"]), ("hybrid p50", lambda r: r["ms"]["hybrid"]["p50"]),
             ("hybrid p95", lambda r: r["ms"]["hybrid"]["p95"]), ("ask p50", lambda r: r["ms"]["ask"]["p50"]),
             ("ask p95", lambda r: r["ms"]["ask"]["p95"]), ("chroma p50", lambda r: r["ms"]["chroma_dense"]["p50"]),
@@ -417,10 +615,14 @@ def main() -> None:
             if m != 1:
                 print(f"{m}× / 1×: hybrid {r['ms']['hybrid']['p50'] / one['hybrid']['p50']:.2f}, ask {r['ms']['ask']['p50'] / one['ask']['p50']:.2f}, "
                       f"numpy {r['ms']['numpy_dense']['p50'] / one['numpy_dense']['p50']:.2f}, bm25 {r['ms']['bm25']['p50'] / one['bm25']['p50']:.2f}")
+    if server_rows:
+        print_side_by_side(rows, server_rows)
     out = {"sizes": sizes, "questions": len(questions), "rounds": args.rounds, "cores": os.cpu_count(),
            "loadavg_at_end": [round(x, 2) for x in os.getloadavg()], "builds": builds, "rows": rows}
+    if server_rows:
+        out["server_rows"] = server_rows
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = "scale_smoke.json" if args.smoke else "scale.json"
+    name = "scale_smoke.json" if args.smoke else "scale_server.json" if args.server else "scale.json"
     (RESULTS / name).write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT) / name}")
     if temp:
