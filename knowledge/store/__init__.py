@@ -58,9 +58,10 @@ its text: texts are read by id when needed (`get`, `articles`) through a small c
 and a start takes the facts an earlier process saved and the change log since (`snapshot`).
 
 The package, one module per job: `records` (article and chunk records, ids, record tables),
-`articles` (`ArticleStore`: opening, reading, writing), `changes` (the change log other
+`articles` (`ArticleStore`: opening, reading articles, writing), `chunks` (the nearest-neighbour
+query and reading chunks back), `changes` (the change log other
 processes follow), `leases` (intent records, owner locks, clean-up), `decisions` (the
-store-wide decision lock), `checks` (recovery and healing, at start-up and on demand) and
+store-wide decision lock), `checks` (recovery and healing, at start-up and on demand),
 `guard` (an unreachable server, a fresh store created twice), `texts` (the cache of article texts)
 and `snapshot` (the facts saved between starts).
 """
