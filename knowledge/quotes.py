@@ -16,6 +16,7 @@ is dropped when that sentence is too long to show.
 from __future__ import annotations
 
 import difflib
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -119,12 +120,22 @@ def locate(quote: str, article_text: str, sentences: tuple[Span, ...] = (), with
     return Located(best.start, best.end, repaired=True)
 
 
+# A long sentence is cut after its last clause within the limit ("…, promoted the adoption of a
+# resolution by the United Nations General Assembly," rather than "…established a group of friends
+# for"), so the shown part is still a unit of the text; at a word only when no clause ends in the
+# limit's second half.
+_CLAUSE_END = re.compile(r"[,;:)\]\u2014\u2013](?=\s)|\s[-\u2014\u2013](?=\s)")
+
+
 def trim(article_text: str, span: Span, max_chars: int) -> tuple[Span, bool]:
-    """Cut a span to at most `max_chars`, at a word boundary; returns (span, was_cut)."""
+    """Cut a span to at most `max_chars`, after a clause if one ends in the second half of the
+    limit, else at a word boundary; returns (span, was_cut)."""
     if span.end - span.start <= max_chars:
         return span, False
-    cut = article_text.rfind(" ", span.start, span.start + max_chars)
-    end = cut if cut > span.start else span.start + max_chars
+    limit = span.start + max_chars
+    clause = [m.start() for m in _CLAUSE_END.finditer(article_text, span.start + max_chars // 2, limit)]
+    cut = clause[-1] if clause else article_text.rfind(" ", span.start, limit)
+    end = cut if cut > span.start else limit
     while end > span.start and article_text[end - 1] in " ,;:":
         end -= 1
     return Span(span.start, end), True

@@ -55,6 +55,20 @@ def test_trim_cuts_at_a_word_boundary():
     assert cut and span.end - span.start <= 50 and TEXT[span.end] == " "
 
 
+def test_a_long_sentence_is_cut_after_its_last_clause_within_the_limit():
+    text = ("China has proposed the Global AI Governance Initiative, promoted the adoption of a resolution on AI "
+            "capacity building by the United Nations General Assembly, and established a group of friends for "
+            "international cooperation on AI capacity building.")
+    span, cut = trim(text, Span(0, len(text)), 170)
+    assert cut and text[span.start:span.end].endswith("United Nations General Assembly")
+
+
+def test_a_sentence_with_no_clause_in_reach_is_cut_at_a_word():
+    text = "word " * 40 + "and a long tail, after the limit."
+    span, cut = trim(text, Span(0, len(text)), 100)
+    assert cut and span.end <= 100 and text[span.end] == " " and text[span.end - 1] == "d"
+
+
 # -- quotes as whole units --------------------------------------------------------------------
 
 SEED = (
