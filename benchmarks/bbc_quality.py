@@ -32,6 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from ceiling import best, show  # noqa: E402
+from ceiling import decision_case as ceiling_case  # noqa: E402
+from ceiling import summary as ceiling_summary  # noqa: E402
+
 from knowledge import CoreConfig, KnowledgeBase  # noqa: E402
 from knowledge.evaluation import evaluate, load_questions  # noqa: E402
 from knowledge.loading import load_file  # noqa: E402
@@ -153,6 +157,24 @@ def dump_signals(kb: KnowledgeBase, questions: list[dict], path: Path) -> None:
             }, ensure_ascii=False) + "\n")
 
 
+def operating_curve(kb: KnowledgeBase, questions: list[dict]) -> dict:
+    """The decision's ceiling on the dev set (benchmarks/ceiling.py): the most unanswerable
+    questions refused while wrongful refusals stay within target, the fewest wrongful refusals
+    while refusals reach target, and the best fact in the answer of any threshold."""
+    pos, neg = [], []
+    for q in questions:
+        answer = str(q.get("answer") or "").lower()
+        case = ceiling_case(kb, str(q["question"]), lambda text, a=answer: bool(a) and a in text.lower())
+        (pos if q.get("answerable") else neg).append(case)
+    if not pos or not neg:
+        return {}
+    return ceiling_summary(pos, neg, {
+        "most refused with wrongful <= 0.08": lambda rows: best(rows, lambda r: r[3] <= 0.08, lambda r: (r[2], r[1])),
+        "fewest wrongful with refused >= 0.80": lambda rows: best(rows, lambda r: r[2] >= 0.80, lambda r: (-r[3], r[1])),
+        "best fact of any threshold": lambda rows: best(rows, lambda r: True, lambda r: (r[1], r[2])),
+    })
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--store", help="Chroma folder to load into / reuse (default: a temporary one)")
@@ -212,6 +234,11 @@ def main() -> None:
         print(f"\nwhere the {mode} misses come from (ceiling analysis):")
         for k, v in c.items():
             print(f"  {k:<48}{v:>4}")
+    kb.config = replace(kb.config, retrieval="hybrid")
+    curve = operating_curve(kb, questions)
+    if curve:
+        print("\nthe decision's ceiling (hybrid; every answer threshold tried):")
+        print("\n".join(show(curve)))
     step = support_step_ms(kb, questions)
     print(f"\nthe support step alone (question analysis, sentence measurements, fitted model, decision): "
           f"median {step['p50']} ms, p95 {step['p95']} ms a question ({step['rounds']} rounds)")
@@ -219,7 +246,7 @@ def main() -> None:
     name = "bbc_quality_smoke.json" if args.smoke else "bbc_quality.json"
     (RESULTS / name).write_text(json.dumps({"load": load, "articles": len(kb.list()), "chunks": kb.store.chunk_count(),
                                             "questions": len(questions), "rows": rows, "baseline": {"ref": args.baseline, "rows": baseline}, "before": BEFORE,
-                                            "ceiling": ceilings, "support_step_ms": step}, indent=2) + "\n")
+                                            "ceiling": ceilings, "operating_curve": curve, "support_step_ms": step}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

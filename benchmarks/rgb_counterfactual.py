@@ -48,6 +48,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from ceiling import best, show  # noqa: E402
+from ceiling import decision_case as ceiling_case  # noqa: E402
+from ceiling import summary as ceiling_summary  # noqa: E402
 
 from knowledge import CoreConfig, InputError, KnowledgeBase, SearchFilter  # noqa: E402
 from knowledge.dedup import THRESHOLD, similarity  # noqa: E402
@@ -155,6 +160,24 @@ async def run_mode(kb: KnowledgeBase, records: list[dict], scopes_of: dict[str, 
     return summarise(per_q, secs), per_q
 
 
+def operating_curve(kb: KnowledgeBase, records: list[dict]) -> dict:
+    """The decision's ceiling on RGB (benchmarks/ceiling.py), extractive: the noise 0.8 inputs as
+    the answerable questions ("fact" is the noise 0.8 accuracy), the negative-only inputs as the
+    unanswerable ones, every threshold tried."""
+    rng = random.Random(2333)  # the same inputs as run_mode
+    pos, neg = [], []
+    for r in records:
+        conds = conditions(r, rng)
+        pos.append(ceiling_case(kb, r["query"], lambda text, a=r["answer"]: has_answer(text, a),
+                                SearchFilter(scopes=tuple(conds["noise 0.8"]))))
+        neg.append(ceiling_case(kb, r["query"], lambda text: False, SearchFilter(scopes=tuple(conds["negative"]))))
+    return ceiling_summary(pos, neg, {
+        "most refused with noise accuracy >= 0.70": lambda rows: best(rows, lambda x: x[1] >= 0.70, lambda x: (x[2], x[1])),
+        "best noise accuracy with refused >= 0.60": lambda rows: best(rows, lambda x: x[2] >= 0.60, lambda x: (x[1], x[2])),
+        "best noise accuracy of any threshold": lambda rows: best(rows, lambda x: True, lambda x: (x[1], x[2])),
+    })
+
+
 def summarise(per_q: list[dict], secs: list[float]) -> dict:
     n = len(per_q)
 
@@ -244,6 +267,7 @@ async def main_async(args: argparse.Namespace) -> dict:
         out["modes"][name] = {"summary": summary, "questions": per_q}
         if mkb is not kb:
             await mkb.aclose()
+    out["operating_curve"] = operating_curve(kb, records)
     return out
 
 
@@ -261,6 +285,9 @@ def main() -> None:
           "and the paper's noise / rejection figures (from en.json) are a rough reference only.")
     for mode, m in out["modes"].items():
         print(table(mode, m["summary"]))
+    print("the decision's ceiling (extractive; noise 0.8 inputs as answerable, negative-only as unanswerable; "
+          "every answer threshold tried; 'fact' is the noise 0.8 accuracy):")
+    print("\n".join(show(out["operating_curve"])))
     t = out["syndication_twins"]
     print(f"positive / counterfactual pairs the syndication check would merge if loaded in one scope: {t['merged_if_one_scope']} of {t['pairs']}")
     if "llm" not in out["modes"]:

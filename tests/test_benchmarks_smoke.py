@@ -23,11 +23,13 @@ RGB = REPO.parent / "shared" / "bench" / "rgb" / "en_fact.json"
 # name, the data it needs (None: none), key paths its smoke result must hold
 CASES = [
     pytest.param("bbc_quality", BBC, [("rows", "hybrid", "hit@1"), ("rows", "dense", "mrr@10"), ("rows", "bm25", "answer_accuracy"),
-                                      ("rows", "hybrid", "quote_verification"), ("rows", "hybrid", "latency_ms_p50")], id="bbc_quality"),
+                                      ("rows", "hybrid", "quote_verification"), ("rows", "hybrid", "latency_ms_p50"),
+                                      ("operating_curve", "auc"), ("operating_curve", "points", "best fact of any threshold")], id="bbc_quality"),
     pytest.param("rgb_counterfactual", RGB, [("modes", "extractive", "summary", "conflict", "both_surfaced"),
                                              ("modes", "extractive", "summary", "negative", "refusal_rate"),
                                              ("modes", "extractive", "summary", "noise 0.8", "accuracy"),
-                                             ("modes", "extractive", "summary", "fake only", "accuracy"), ("paper_chatgpt_en",)],
+                                             ("modes", "extractive", "summary", "fake only", "accuracy"), ("paper_chatgpt_en",),
+                                             ("operating_curve", "oracle")],
                  id="rgb_counterfactual"),
     pytest.param("fit_answering", RGB, [("cross_validated", "all", "answer_accuracy"), ("signals", "all signals", "refusal_accuracy"),
                                         ("model", "answerable", "weights")], id="fit_answering"),
