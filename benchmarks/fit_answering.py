@@ -254,6 +254,7 @@ def answer_rows(cases: list[Case], sent_model, keep_s: list[int], gate: bool, la
     return out
 
 
+LONG_STYLE: set[str] = set()  # the case groups of our set's "style": "long" rows (set in main)
 OPTIONS: dict = {"balanced": False, "answer_model": "logistic", "answer_drop": (), "sentence_model": "pointwise"}
 # The answerability inputs that depend most on the question's wording: how many of its words
 # a sentence or article repeats, and the embedding cosine (the dev set's paraphrases score low).
@@ -390,7 +391,7 @@ def judge(cases: list[Case], sent, answerable, threshold: float, drop: tuple[str
     out = []
     for c, a in zip(cases, answer_rows(cases, sent, keep_s, gate, late), strict=True):
         if a is None:
-            out.append({"source": c.source, "question": c.question, "answerable": c.answerable, "answered": False, "correct": False, "reachable": False,
+            out.append({"source": c.source, "group": c.group, "question": c.question, "answerable": c.answerable, "answered": False, "correct": False, "reachable": False,
                         "confidence": 0.0})
             continue
         vec, ps, order = a
@@ -398,7 +399,7 @@ def judge(cases: list[Case], sent, answerable, threshold: float, drop: tuple[str
         answered = conf >= threshold and ps[0] >= SENTENCE_MIN
         floor = max(SENTENCE_MIN, EXTRA_QUOTE_RATIO * ps[0])
         chosen = [order[0]] + [order[i] for i in range(1, len(order)) if ps[i] >= floor][: MAX_QUOTES - 1]
-        out.append({"source": c.source, "question": c.question, "answerable": c.answerable, "answered": bool(answered), "confidence": conf,
+        out.append({"source": c.source, "group": c.group, "question": c.question, "answerable": c.answerable, "answered": bool(answered), "confidence": conf,
                     "correct": bool(answered and c.answerable and c.y[chosen].any()),
                     "top1": bool(c.y[order[0]] > 0), "reachable": bool(c.y[order].any())})
     return out
@@ -440,6 +441,9 @@ def cross_validate(cases: list[Case], drop: tuple[str, ...] = (), gate: bool = T
     # pooled, so that the AUC compares RGB's answerable and unanswerable inputs
     by_source["rgb (positive, negative, noise)"] = summary([r for r in results if r["source"] in ("rgb positive", "rgb negative", "rgb noise 0.8")])
     by_source["rgb reader-worded"] = summary([r for r in results if r["source"].startswith("rgb reader")])
+    # our set's long questions with a reader's context ("style": "long"), the BBC dev set's shape
+    if any(r["group"] in LONG_STYLE for r in results):
+        by_source["qset, long reader style"] = summary([r for r in results if r["group"] in LONG_STYLE])
     out: dict = {"all": summary(results), **by_source}
     out["_results"] = results
     return out
@@ -485,6 +489,8 @@ def main() -> None:
     global LATE
     LATE = LateInteraction(rgb.embedder) if args.late_interaction else None
     qset = Path(args.qset)
+    if qset.exists():
+        LONG_STYLE.update(f"q:{q.get('id')}" for q in load_questions(qset) if q.get("style") == "long")
     if "rgb" in args.sources:
         reader = [q for q in load_questions(qset) if q.get("split") == "rgb"] if "qset" in args.sources and qset.exists() else []
         cases += rgb_cases(rgb, limit, reader)
