@@ -274,6 +274,9 @@ class LexicalIndex:
             return
         with self._write_lock:
             revision = self._store.revision
+            # stamped when the poll starts, so the next one is due `poll_seconds` after this read of
+            # the change log, not after it was taken in: another process's change waits at most that
+            started = time.monotonic()
             try:
                 self._reload()  # other processes' commits, and how far they took the index
                 since = max(self._cursor, int(self._state.get("cursor", 0)) if self._state.get("store") == self._store.identity() else 0)
@@ -281,15 +284,15 @@ class LexicalIndex:
                 self._apply([c.article_id for c in changes], cursor, None)
             except StoreError as exc:
                 log.warning("could not take in the store's changes (%s); answering from the index as it is", exc)
-                self._polled = time.monotonic()
+                self._polled = started
                 return
             except Exception as exc:  # chromadb and tantivy raise many types: answer from what is indexed, retry next poll
                 log.warning("could not read the store's changes (%s); answering from the index as it is", exc.__class__.__name__)
-                self._polled = time.monotonic()
+                self._polled = started
                 return
             self.stats.polls += 1
             self._cursor = cursor
-            self._polled, self._revision = time.monotonic(), revision
+            self._polled, self._revision = started, revision
 
     def _apply(self, article_ids: Sequence[str], cursor: int, identity: str | None, *, new_owner: bool = False) -> None:
         """Bring these articles' documents in line with the store, a batch per commit. The

@@ -257,3 +257,26 @@ def test_a_second_index_on_the_same_folder_sees_the_first_one_s_commits(make_kb)
     reader.poll_seconds = 0.0
     assert [sc.chunk.article_id for sc, _ in reader.search("harbour repairs", 5)] == [art.id]
     assert reader.stats.articles_indexed == 0  # read from the shared index, not written again
+
+
+def test_the_next_poll_is_due_a_poll_interval_after_the_last_one_started_not_after_it_ended(make_kb, monkeypatch):
+    import knowledge.lexical as lexical
+
+    kb = make_kb()
+    kb.lexical.ensure_current()
+    clock = [100.0]
+    monkeypatch.setattr(lexical.time, "monotonic", lambda: clock[0])
+    taken_in = kb.lexical._apply
+
+    def slow_take_in(*args, **kwargs):  # a take-in that lasts 0.9 of the poll interval
+        clock[0] += 0.9
+        return taken_in(*args, **kwargs)
+
+    monkeypatch.setattr(kb.lexical, "_apply", slow_take_in)
+    kb.lexical.poll_seconds = 1.0
+    kb.lexical._polled = 0.0  # due
+    kb.lexical.ensure_current()  # starts at 100.0, ends at 100.9
+    polls = kb.lexical.stats.polls
+    clock[0] = 101.05  # 1.05 s after it started, 0.15 s after it ended
+    kb.lexical.ensure_current()
+    assert kb.lexical.stats.polls == polls + 1
