@@ -9,6 +9,7 @@ import re
 import pytest
 
 from bot.errors import APOLOGY
+from bot.rendering import COLOUR_ANSWER, COLOUR_NOT_FOUND, COLOUR_NOT_STATED, NOT_STATED_FOOTER
 from knowledge.loading import build_article
 from tests.bot.discord_standin import (
     CALLBACK,
@@ -356,3 +357,44 @@ async def test_pressing_thumbs_down_after_thumbs_up_says_the_vote_was_changed(h)
     assert changed.content == "Vote changed: 👍 → 👎. Only your latest vote counts." and changed.flags & EPHEMERAL
     assert again.content == "You had already voted 👎; nothing changed."
     assert await h.bot.feedback.totals(h.guild.id) == (0, 1)
+
+
+# The shipped article's hard questions (issue 11's examples), asked through /ask as a member would:
+# the same outcomes as `ask --json` (tests/bot/test_cli_answers.py), and each shown as its own kind.
+@pytest.mark.parametrize("question, name", [
+    ("What is Japan's policy on exporting AI chips?", "Japan"),
+    ("What did South Korea's trade ministry say about the restrictions?", "South Korea"),
+])
+async def test_a_country_the_article_never_names_is_refused_by_name_with_no_quotes(h, question, name):
+    _, follow = await h.ask(question)
+
+    embed = follow.embeds[0]
+    assert f"None of them mentions {name}." in embed["description"]
+    assert "fields" not in embed and embed["color"] == COLOUR_NOT_FOUND.value
+    assert "Guo" not in embed["description"] and "China" not in embed["description"]
+
+
+async def test_a_date_the_article_does_not_give_is_shown_as_not_stated_with_related_passages_marked(h):
+    _, follow = await h.ask("On what date do the US AI export restrictions take effect?")
+
+    embed = follow.embeds[0]
+    assert embed["description"].startswith("Not stated") and "does not give the date" in embed["description"]
+    assert "Related passages (not the answer)" in embed["description"]
+    assert embed["color"] == COLOUR_NOT_STATED.value
+    assert NOT_STATED_FOOTER in embed["footer"]["text"] and "Quoted straight from the articles" not in embed["footer"]["text"]
+
+
+async def test_each_part_of_a_two_part_question_is_quoted_from_its_own_sentence(h):
+    _, follow = await h.ask("What do the restrictions tighten controls on, and what UN resolution did China promote?")
+
+    text = follow.embeds[0]["description"]
+    assert "AI chips and model parameters" in text and "resolution on AI capacity building" in text
+    assert "Not stated" not in text
+
+
+async def test_the_editor_is_answered_from_the_byline(h):
+    _, follow = await h.ask("Who edited the article?")
+
+    embed = follow.embeds[0]
+    assert "Zhu Qing" in embed["description"] and "byline" in embed["description"]
+    assert embed["color"] == COLOUR_ANSWER.value
