@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from knowledge import KnowledgeBase
 from knowledge.answerability import model
-from knowledge.answering import decide
+from knowledge.answering import decide, quoted
 from knowledge.retrieval import SearchFilter
 from knowledge.support import Support
 
@@ -43,13 +43,8 @@ def decision_case(kb: KnowledgeBase, question: str, holds: Callable[[str], bool]
     if not ok:
         return DecisionCase(-1.0, False, False, gated)
     m = model()
-    quoted = ok[:1]  # further quotes as `decide` picks them
-    floor = max(m.sentence_min, m.extra_quote_ratio * ok[0].probability)
-    for s in ok[1:]:
-        if len(quoted) >= kb.config.max_quotes or s.probability < floor:
-            break
-        quoted.append(s)
-    held = any(holds(text(s)) for s in quoted)
+    quotes = quoted(ok, max_quotes=kb.config.max_quotes)
+    held = any(holds(text(s)) for s in quotes)
     return DecisionCase(v.confidence if ok[0].probability >= m.sentence_min else -1.0, held, candidate, gated)
 
 

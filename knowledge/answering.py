@@ -119,6 +119,22 @@ def answer_features(supports: Sequence[Support]) -> np.ndarray | None:
     return answer_vector([s.probability for s in ok], ok[0].feature)
 
 
+def quoted(ok: Sequence[Support], *, max_quotes: int) -> tuple[Support, ...]:
+    """The sentences an answer quotes, given the eligible supports best first: the best, then
+    further ones in the supports' order down to the first below the floor. Stopping at the first
+    is the same as "every one above it" when they are ranked by probability, and, for a follow-up
+    (the cited articles' sentences first), no jump past the thread's own article to a likely
+    sentence of another story."""
+    m = model()
+    chosen = [ok[0]]
+    floor = max(m.sentence_min, m.extra_quote_ratio * ok[0].probability)
+    for s in ok[1:]:
+        if len(chosen) >= max_quotes or s.probability < floor:
+            break
+        chosen.append(s)
+    return tuple(chosen)
+
+
 def decide(q: Question, supports: Sequence[Support], *, max_quotes: int) -> Verdict:
     m = model()
     x = answer_features(supports)
@@ -129,17 +145,7 @@ def decide(q: Question, supports: Sequence[Support], *, max_quotes: int) -> Verd
     best = ok[0]
     confidence = m.answerable_probability(x)
     if confidence >= m.threshold and best.probability >= m.sentence_min:
-        chosen = [best]
-        floor = max(m.sentence_min, m.extra_quote_ratio * best.probability)
-        # Further quotes are taken in the supports' order and stop at the first below the floor:
-        # the same as "every one above it" when they are ranked by probability, and, for a
-        # follow-up (the cited articles' sentences first), no jump past the thread's own article
-        # to a likely sentence of another story.
-        for s in ok[1:]:
-            if len(chosen) >= max_quotes or s.probability < floor:
-                break
-            chosen.append(s)
-        return Verdict(Outcome.ANSWERED, tuple(chosen), (), (), confidence)
+        return Verdict(Outcome.ANSWERED, quoted(ok, max_quotes=max_quotes), (), (), confidence)
     if best.feature("article_coverage") >= m.not_stated_coverage:
         return Verdict(Outcome.NOT_STATED, (), tuple(ok[:RELATED_QUOTES]), (q.focus_phrase,), confidence)
     return Verdict(Outcome.NOT_COVERED, (), (), (), confidence)
