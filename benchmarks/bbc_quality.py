@@ -11,6 +11,7 @@ held out: it is never used to fit the answering model (benchmarks/fit_answering.
 
     python benchmarks/bbc_quality.py --store data/bbc-bench      # loads the corpus on first run
     python benchmarks/bbc_quality.py --store data/bbc-full --no-load --baseline main   # main's answer path beside
+    python benchmarks/bbc_quality.py --store data/bbc-full --no-load --questions benchmarks/questions/newsbot_heldout.jsonl
     python benchmarks/bbc_quality.py --smoke                     # 30 articles, 5 questions (CI)
 
 Writes benchmarks/results/bbc_quality.json (or bbc_quality_smoke.json).
@@ -186,8 +187,11 @@ def main() -> None:
     ap.add_argument("--fit-subset", type=int, metavar="N",
                     help="load only the question set's and dev set's articles plus N others drawn at random (seed 2025): "
                          "the fitting store of fit_answering.py (data/bbc-fit: N = 150)")
+    ap.add_argument("--questions", metavar="FILE",
+                    help="ask these BBC questions instead of the dev set, e.g. benchmarks/questions/newsbot_heldout.jsonl "
+                         "(held out like the dev set: never fitted on)")
     args = ap.parse_args()
-    questions = load_questions(BBC / "dev_qa.jsonl")
+    questions = load_questions(args.questions or BBC / "dev_qa.jsonl")
     paths = sorted(BBC.glob("*/*.txt"))
     if args.fit_subset is not None:
         paths = fit_subset(paths, questions, args.fit_subset)
@@ -226,7 +230,7 @@ def main() -> None:
         if mode in baseline:
             b = baseline[mode]
             print(f"{'  ' + args.baseline:<16}" + "".join(f"{'-' if b.get(c) is None else b[c]:>20}" for c in COLUMNS))
-        if not args.smoke:
+        if not args.smoke and not args.questions:  # the figures before the fitted model are the dev set's
             b = BEFORE[mode]
             print(f"{'  before':<16}" + "".join(f"{b.get(c, '-'):>20}" for c in COLUMNS))
     print(f"{'target':<16}" + "".join(f"{TARGETS.get(c, ''):>20}" for c in COLUMNS))
@@ -243,7 +247,7 @@ def main() -> None:
     print(f"\nthe support step alone (question analysis, sentence measurements, fitted model, decision): "
           f"median {step['p50']} ms, p95 {step['p95']} ms a question ({step['rounds']} rounds)")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = "bbc_quality_smoke.json" if args.smoke else "bbc_quality.json"
+    name = "bbc_quality_smoke.json" if args.smoke else (f"bbc_quality_{Path(args.questions).stem}.json" if args.questions else "bbc_quality.json")
     (RESULTS / name).write_text(json.dumps({"load": load, "articles": len(kb.list()), "chunks": kb.store.chunk_count(),
                                             "questions": len(questions), "rows": rows, "baseline": {"ref": args.baseline, "rows": baseline}, "before": BEFORE,
                                             "ceiling": ceilings, "operating_curve": curve, "support_step_ms": step}, indent=2) + "\n")

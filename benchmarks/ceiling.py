@@ -51,7 +51,8 @@ def decision_case(kb: KnowledgeBase, question: str, holds: Callable[[str], bool]
 def sweep(pos: Sequence[DecisionCase], neg: Sequence[DecisionCase]) -> list[tuple[float, float, float, float]]:
     """Every threshold with (threshold, fact in the answer, unanswerable refused, answerable refused)."""
     rows = []
-    for t in sorted({c.confidence for c in (*pos, *neg)} | {0.0, 1.01}):
+    # thresholds from 0: a question no threshold could answer (confidence -1) is refused at every one
+    for t in sorted({c.confidence for c in (*pos, *neg) if c.confidence >= 0} | {0.0, 1.01}):
         fact = sum(1 for c in pos if c.confidence >= t and c.held) / len(pos)
         refused = sum(1 for c in neg if c.confidence < t) / len(neg)
         rows.append((t, fact, refused, sum(1 for c in pos if c.confidence < t) / len(pos)))
