@@ -58,7 +58,8 @@ its text: texts are read by id when needed (`get`, `articles`) through a small c
 and a start takes the facts an earlier process saved and the change log since (`snapshot`).
 
 The package, one module per job: `records` (article and chunk records, ids, record tables),
-`articles` (`ArticleStore`: opening, reading articles, writing), `chunks` (the nearest-neighbour
+`articles` (`ArticleStore`: opening, reading articles), `writes` (storing, revising and removing
+articles, all-or-nothing), `chunks` (the nearest-neighbour
 query and reading chunks back), `changes` (the change log other
 processes follow), `leases` (intent records, owner locks, clean-up), `decisions` (the
 store-wide decision lock), `checks` (recovery and healing, at start-up and on demand),
@@ -66,7 +67,7 @@ store-wide decision lock), `checks` (recovery and healing, at start-up and on de
 and `snapshot` (the facts saved between starts).
 """
 
-from .articles import ArticleStore, Load
+from .articles import ArticleStore
 from .changes import CHANGE_GRACE_US, CHANGE_POLL_S, Change, ChangeKind, ChangeLog
 from .guard import OPEN_ATTEMPTS, RETRY_DELAYS
 from .leases import LEASE_SECONDS
@@ -87,6 +88,7 @@ from .records import (
     date_number,
     with_outlet,
 )
+from .writes import Load
 
 __all__ = [
     "_PAGE", "ARTICLES", "CHANGES", "CHANGE_GRACE_US", "CHANGE_POLL_S", "LEASE_SECONDS", "OPEN_ATTEMPTS",
