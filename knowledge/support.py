@@ -115,12 +115,10 @@ def _is_count(w: str) -> bool:
 # capitalised word ("Monday", "Labour"). Places and organisations are often one word ("Qantas",
 # "Slovenia"), so for them any capitalised word the question lacks still counts. Cross-validated
 # (benchmarks/README.md, issue 11): AUC 0.728 → 0.740, our set's fact 0.815 → 0.828.
-_NAME_SHAPES = {
-    AnswerKind.PERSON: re.compile(
-        r"\b(?:Mr|Mrs|Ms|Dr|Sir|Lord|Lady|Dame|Professor|Prof|Judge|Rev)\.?\s+[A-Z][\w'’-]+|"
-        r"\b[A-Z][a-z][\w'’]*(?:[ -](?:(?:de|van|von|da|di|del|le|la|dos) )?[A-Z][a-z][\w'’-]*)+"
-    ),
-}
+_PERSON_NAME = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Dr|Sir|Lord|Lady|Dame|Professor|Prof|Judge|Rev)\.?\s+[A-Z][\w'’-]+|"
+    r"\b[A-Z][a-z][\w'’]*(?:[ -](?:(?:de|van|von|da|di|del|le|la|dos) )?[A-Z][a-z][\w'’-]*)+"
+)
 
 
 _NOT_A_NAME = frozenset(
@@ -141,9 +139,9 @@ def kind_match(q: Question, sentence: str) -> bool:
         # not the date of what is told, so a weekday in a reporting clause does not count
         told = _REPORTED_DAY.sub(" ", sentence)
         return any((w in _DATE_WORDS or _YEAR.match(w)) and stem(w) not in q.figures for w in words(told))
-    if q.kind in _NAME_SHAPES:
+    if q.kind is AnswerKind.PERSON:
         asked = set(q.terms)
-        for m in _NAME_SHAPES[q.kind].finditer(sentence):
+        for m in _PERSON_NAME.finditer(sentence):
             parts = m.group().split()
             while parts and parts[0].lower() in _NOT_A_NAME:  # "The Everton striker", "In March"
                 parts.pop(0)
